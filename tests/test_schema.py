@@ -23,3 +23,12 @@ def test_unknown_names_raise_with_the_name():
         schema.device("Fridge")
     with pytest.raises(KeyError, match="bogus"):
         schema.attack_label("mirai", "bogus")
+
+
+def test_official_row_counts_match_the_published_totals():
+    counts = schema.OFFICIAL_ROW_COUNTS
+    assert sum(sum(c.values()) for c in counts.values()) == 7_062_606
+    assert sum(c["benign"] for c in counts.values()) == 555_932
+    assert sum(len(c) for c in counts.values()) == 89
+    for d in schema.DEVICES:
+        assert [label for _, label in schema.files_of(d.name)] == list(counts[d.id])
