@@ -36,15 +36,20 @@ notebook parameters (-p NAME VALUE, or NAME: VALUE lines in a YAML file given wi
   output_dir         where notebooks pass results to each other (default: OUTPUT/artefacts)
 """
 
-EPILOG_RUN = PARAM_HELP + """
+EPILOG_RUN = (
+    PARAM_HELP
+    + """
 examples:
   mbm-iot run
   mbm-iot run --smoke -o output/smoke
   mbm-iot run -p condition device -p seed 1 -o output/by-device
   mbm-iot run -p data_source ~/data/nbaiot.zip -p max_rows_per_file 20000 --only 00 01
 """
+)
 
-EPILOG_BATCH = PARAM_HELP + """
+EPILOG_BATCH = (
+    PARAM_HELP
+    + """
 batch file: a list of parameter mappings, or a mapping with 'defaults' and 'runs', e.g.
   defaults: {smoke: false}
   runs:
@@ -52,6 +57,7 @@ batch file: a list of parameter mappings, or a mapping with 'defaults' and 'runs
     - {name: seed1, seed: 1}
     - {name: by-device, condition: device}
 """
+)
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -68,14 +74,33 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _add_run_options(p: argparse.ArgumentParser, default_output: str) -> None:
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="set a notebook parameter (repeatable); True/False/None and numbers are converted")
-    p.add_argument("-f", "--parameters-file", metavar="YAML",
-                   help="YAML mapping of notebook parameters (-p options override it)")
-    p.add_argument("-o", "--output", default=default_output, metavar="FOLDER",
-                   help=f"output folder (default: {default_output})")
-    p.add_argument("--only", nargs="+", metavar="NOTEBOOK",
-                   help="run only these notebooks, by number or name (e.g. --only 00 02_cvae)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (repeatable); True/False/None and numbers are converted",
+    )
+    p.add_argument(
+        "-f",
+        "--parameters-file",
+        metavar="YAML",
+        help="YAML mapping of notebook parameters (-p options override it)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=default_output,
+        metavar="FOLDER",
+        help=f"output folder (default: {default_output})",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NOTEBOOK",
+        help="run only these notebooks, by number or name (e.g. --only 00 02_cvae)",
+    )
     p.add_argument("--smoke", action="store_true", help="shortcut for -p smoke True")
     p.add_argument("--no-html", action="store_true", help="do not render HTML pages")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -87,40 +112,58 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mbm-iot", description=DESCRIPTION, formatter_class=raw)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the notebook series into an output folder", formatter_class=raw,
-                         description="Run the notebooks in order with papermill; write the executed "
-                         "notebooks, their HTML and the artefacts; print the final comparison table.",
-                         epilog=EPILOG_RUN)
+    run = sub.add_parser(
+        "run",
+        help="run the notebook series into an output folder",
+        formatter_class=raw,
+        description="Run the notebooks in order with papermill; write the executed "
+        "notebooks, their HTML and the artefacts; print the final comparison table.",
+        epilog=EPILOG_RUN,
+    )
     _add_run_options(run, "output")
 
-    batch = sub.add_parser("batch", help="run the series once per parameter set of a YAML file",
-                           formatter_class=raw, epilog=EPILOG_BATCH,
-                           description="Run the series for each parameter set, each into OUTPUT/<run "
-                           "name>/, then write OUTPUT/batch_summary.csv and print it. -p/-f parameters "
-                           "apply to every run (a run's own values win).")
+    batch = sub.add_parser(
+        "batch",
+        help="run the series once per parameter set of a YAML file",
+        formatter_class=raw,
+        epilog=EPILOG_BATCH,
+        description="Run the series for each parameter set, each into OUTPUT/<run "
+        "name>/, then write OUTPUT/batch_summary.csv and print it. -p/-f parameters "
+        "apply to every run (a run's own values win).",
+    )
     batch.add_argument("runs", metavar="RUNS_YAML", help="YAML file listing the parameter sets")
     _add_run_options(batch, "output/batch")
 
-    nbs = sub.add_parser("notebooks", help="re-execute the committed notebooks in place",
-                         description="Re-execute notebooks/NN_*.ipynb in place with their default "
-                         "parameters (embedded sample, scale 1), so they render for readers. A notebook "
-                         "is replaced only if it ran without error.")
+    nbs = sub.add_parser(
+        "notebooks",
+        help="re-execute the committed notebooks in place",
+        description="Re-execute notebooks/NN_*.ipynb in place with their default "
+        "parameters (embedded sample, scale 1), so they render for readers. A notebook "
+        "is replaced only if it ran without error.",
+    )
     nbs.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="only these notebooks (number or name)")
     nbs.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
-    data = sub.add_parser("data", help="generate the embedded sample if needed and summarise it",
-                          description="Generate the embedded simulated sample (unless --source is given), "
-                          "load it and print rows per device and class.")
-    data.add_argument("--source", default="simulated",
-                      help='"simulated" (default) or a path to an N-BaIoT folder or .zip')
+    data = sub.add_parser(
+        "data",
+        help="generate the embedded sample if needed and summarise it",
+        description="Generate the embedded simulated sample (unless --source is given), "
+        "load it and print rows per device and class.",
+    )
+    data.add_argument(
+        "--source", default="simulated", help='"simulated" (default) or a path to an N-BaIoT folder or .zip'
+    )
     data.add_argument("--scale", type=float, default=1.0, help="simulated sample size (default 1.0)")
     data.add_argument("--seed", type=int, default=0, help="simulated sample seed (default 0)")
     data.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
-    down = sub.add_parser("download", help="download the official N-BaIoT archive",
-                          description="Download the official N-BaIoT zip from the UCI repository (about "
-                          "1.7 GB), resume if interrupted, and check its pinned SHA-256. Use the printed "
-                          "path as data_source.")
+    down = sub.add_parser(
+        "download",
+        help="download the official N-BaIoT archive",
+        description="Download the official N-BaIoT zip from the UCI repository (about "
+        "1.7 GB), resume if interrupted, and check its pinned SHA-256. Use the printed "
+        "path as data_source.",
+    )
     down.add_argument("--dest", metavar="FOLDER", help="folder to download into (default: data/raw)")
     down.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
@@ -144,8 +187,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     params = _parameters(args)
     _ensure_sample_first(params, args.quiet)
-    result = runner.run_series(params, output_dir=args.output, only=args.only, html=not args.no_html,
-                               progress=not args.quiet)
+    result = runner.run_series(
+        params, output_dir=args.output, only=args.only, html=not args.no_html, progress=not args.quiet
+    )
     print(f"\nexecuted notebooks: {result.output_dir / 'notebooks'}")
     if result.html:
         print(f"HTML pages:         {result.output_dir / 'html'}")
@@ -162,8 +206,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from mbm_helpers import runner
 
     runs = runner.load_batch(args.runs)
-    summary = runner.run_batch(runs, output_dir=args.output, base_parameters=_parameters(args),
-                               only=args.only, html=not args.no_html, progress=not args.quiet)
+    summary = runner.run_batch(
+        runs,
+        output_dir=args.output,
+        base_parameters=_parameters(args),
+        only=args.only,
+        html=not args.no_html,
+        progress=not args.quiet,
+    )
     print(f"\nbatch summary ({Path(args.output) / 'batch_summary.csv'}):")
     print(_format(summary.drop(columns=["error"], errors="ignore")))
     failed = summary.loc[summary["status"] == "failed"] if "status" in summary else summary.iloc[:0]
@@ -176,8 +226,10 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     from mbm_helpers import runner
 
     seconds = runner.run_in_place(only=args.only, progress=not args.quiet)
-    print(f"re-executed in place in {runner.NOTEBOOKS_DIR}: "
-          + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()))
+    print(
+        f"re-executed in place in {runner.NOTEBOOKS_DIR}: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+    )
     return 0
 
 
@@ -209,8 +261,13 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "batch": cmd_batch, "notebooks": cmd_notebooks, "data": cmd_data,
-            "download": cmd_download}
+COMMANDS = {
+    "run": cmd_run,
+    "batch": cmd_batch,
+    "notebooks": cmd_notebooks,
+    "data": cmd_data,
+    "download": cmd_download,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

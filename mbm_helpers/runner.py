@@ -77,7 +77,9 @@ def select_notebooks(notebooks: Sequence[Path], only: Iterable[str] | None) -> l
         return list(notebooks)
     wanted = [str(w).removesuffix(".ipynb") for w in only]
     chosen = [nb for nb in notebooks if any(nb.stem == w or nb.stem.split("_", 1)[0] == w for w in wanted)]
-    unknown = [w for w in wanted if not any(nb.stem == w or nb.stem.split("_", 1)[0] == w for nb in notebooks)]
+    unknown = [
+        w for w in wanted if not any(nb.stem == w or nb.stem.split("_", 1)[0] == w for nb in notebooks)
+    ]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; the series has {[nb.stem for nb in notebooks]}")
     return chosen
@@ -119,7 +121,9 @@ def load_parameters(path: str | os.PathLike) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of parameter names to values, not {type(data).__name__}")
+        raise ValueError(
+            f"{path} must hold a mapping of parameter names to values, not {type(data).__name__}"
+        )
     return {str(k): v for k, v in data.items()}
 
 
@@ -134,7 +138,9 @@ def load_batch(path: str | os.PathLike) -> list[dict[str, Any]]:
     if isinstance(data, dict):
         extra = set(data) - {"runs", "defaults"}
         if "runs" not in data or extra:
-            raise ValueError(f"{path}: a batch mapping needs 'runs' (and optionally 'defaults'), got {sorted(data)}")
+            raise ValueError(
+                f"{path}: a batch mapping needs 'runs' (and optionally 'defaults'), got {sorted(data)}"
+            )
         defaults = data.get("defaults") or {}
         data = data["runs"]
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
@@ -278,8 +284,13 @@ def run_series(
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} ...")
         target = out / "notebooks" / nb.name
         seconds = execute_notebook(
-            nb, target, params, cwd=out, html_dir=out / "html" if html else None,
-            progress=progress, kernel_name=kernel_name,
+            nb,
+            target,
+            params,
+            cwd=out,
+            html_dir=out / "html" if html else None,
+            progress=progress,
+            kernel_name=kernel_name,
         )
         result.notebooks.append(target)
         if html:
@@ -360,13 +371,25 @@ def run_batch(
         start = time.perf_counter()
         try:
             result = run_series(
-                params, output_dir=out / name, notebooks_dir=notebooks_dir, only=only,
-                html=html, progress=progress, kernel_name=kernel_name,
+                params,
+                output_dir=out / name,
+                notebooks_dir=notebooks_dir,
+                only=only,
+                html=html,
+                progress=progress,
+                kernel_name=kernel_name,
             )
         except NotebookError as exc:
             _say(progress, f"run {name} failed: {exc}")
-            rows.append({"run": name, **shown, "status": "failed", "error": str(exc),
-                         "seconds": time.perf_counter() - start})
+            rows.append(
+                {
+                    "run": name,
+                    **shown,
+                    "status": "failed",
+                    "error": str(exc),
+                    "seconds": time.perf_counter() - start,
+                }
+            )
             continue
         table = result.comparison()
         base = {"run": name, **shown, "status": "ok", "error": "", "seconds": sum(result.seconds.values())}
@@ -378,4 +401,3 @@ def run_batch(
     with atomic_path(out / "batch_summary.csv") as tmp:
         summary.to_csv(tmp, index=False)
     return summary
-

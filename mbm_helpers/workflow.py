@@ -29,7 +29,16 @@ import pandas as pd
 from mbm_helpers.atomic import atomic_path
 
 #: Parameters every notebook's ``parameters`` cell declares.
-PARAMETERS = ("data_source", "scale", "smoke", "epochs", "seed", "condition", "output_dir", "max_rows_per_file")
+PARAMETERS = (
+    "data_source",
+    "scale",
+    "smoke",
+    "epochs",
+    "seed",
+    "condition",
+    "output_dir",
+    "max_rows_per_file",
+)
 #: ``data_source`` values that are not paths.
 NAMED_SOURCES = ("simulated", "download")
 CONDITIONS = ("device_type", "device")
@@ -118,12 +127,22 @@ class Settings:
         if source not in NAMED_SOURCES:
             source = str(Path(source).expanduser().resolve())
         scale = self.scale if self.data_source == "simulated" else None
-        return {"data_source": source, "scale": scale, "seed": self.seed,
-                "rows_per_file": self.rows_per_file, "attack_rows_per_file": self.attack_rows_per_file}
+        return {
+            "data_source": source,
+            "scale": scale,
+            "seed": self.seed,
+            "rows_per_file": self.rows_per_file,
+            "attack_rows_per_file": self.attack_rows_per_file,
+        }
 
     def model_key(self) -> dict[str, Any]:
         """What the trained models and their evaluations depend on."""
-        return {**self.data_key(), "condition": self.condition, "epochs": self.train_epochs, "smoke": self.smoke}
+        return {
+            **self.data_key(),
+            "condition": self.condition,
+            "epochs": self.train_epochs,
+            "smoke": self.smoke,
+        }
 
 
 def setup(**parameters: Any) -> Settings:
@@ -164,7 +183,9 @@ def environment_report() -> pd.DataFrame:
     rows = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "CPU cores (usable)": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "CPU cores (usable)": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "GPUs visible to TensorFlow": len(tf.config.list_physical_devices("GPU")),
         "numpy": numpy.__version__,
         "pandas": pd.__version__,
@@ -203,12 +224,19 @@ def load_data(settings: Settings, *, progress: bool = True) -> pd.DataFrame:
     from mbm_helpers.loading import load_nbaiot
 
     source = resolve_source(settings, progress=progress)
-    return load_nbaiot(source, max_rows_per_file=settings.rows_per_file, seed=settings.seed, progress=progress)
+    return load_nbaiot(
+        source, max_rows_per_file=settings.rows_per_file, seed=settings.seed, progress=progress
+    )
 
 
 def _artefact(
-    folder: Path, key: dict[str, Any], build: Callable[[], T], save: Callable[[T, Path], None],
-    load: Callable[[Path], T], *, what: str,
+    folder: Path,
+    key: dict[str, Any],
+    build: Callable[[], T],
+    save: Callable[[T, Path], None],
+    load: Callable[[Path], T],
+    *,
+    what: str,
 ) -> T:
     """Load ``folder`` if its ``key.json`` equals ``key``; else build, save atomically, return."""
     key_file = folder / "key.json"
@@ -251,7 +279,9 @@ def make_detectors(settings: Settings) -> dict:
     """The six detectors of the comparison (paper order), configured from the settings."""
     from mbm_helpers.detectors import make_detectors as make
 
-    return make(condition=settings.condition, epochs=settings.train_epochs, seed=settings.seed, quick=settings.smoke)
+    return make(
+        condition=settings.condition, epochs=settings.train_epochs, seed=settings.seed, quick=settings.smoke
+    )
 
 
 def get_cvae(settings: Settings, split=None, *, progress: bool = True):
@@ -266,16 +296,27 @@ def get_cvae(settings: Settings, split=None, *, progress: bool = True):
     def save(detector, folder: Path) -> None:
         detector.save(folder / "model")
 
-    return _artefact(settings.output_dir / "cvae", settings.model_key(), build, save,
-                     lambda folder: CVAEDetector.load(folder / "model"), what="CVAE")
+    return _artefact(
+        settings.output_dir / "cvae",
+        settings.model_key(),
+        build,
+        save,
+        lambda folder: CVAEDetector.load(folder / "model"),
+        what="CVAE",
+    )
 
 
 def _evaluation_artefact(name: str, settings: Settings, build: Callable[[], Any]):
     from mbm_helpers.evaluation import Evaluation
 
-    return _artefact(settings.output_dir / name, settings.model_key(), build,
-                     lambda ev, folder: ev.save(folder / "tables"),
-                     lambda folder: Evaluation.load(folder / "tables"), what=name)
+    return _artefact(
+        settings.output_dir / name,
+        settings.model_key(),
+        build,
+        lambda ev, folder: ev.save(folder / "tables"),
+        lambda folder: Evaluation.load(folder / "tables"),
+        what=name,
+    )
 
 
 def get_cvae_evaluation(settings: Settings, split, cvae, *, progress: bool = True):
@@ -287,8 +328,11 @@ def get_cvae_evaluation(settings: Settings, split, cvae, *, progress: bool = Tru
     from mbm_helpers.evaluation import evaluate
 
     def build():
-        variants = {"CVAE": cvae.with_rule("either"), "CVAE (RE only)": cvae.with_rule("re"),
-                    "CVAE (KLD only)": cvae.with_rule("kld")}
+        variants = {
+            "CVAE": cvae.with_rule("either"),
+            "CVAE (RE only)": cvae.with_rule("re"),
+            "CVAE (KLD only)": cvae.with_rule("kld"),
+        }
         return evaluate(variants, split, fit=False, progress=progress)
 
     return _evaluation_artefact("cvae_evaluation", settings, build)

@@ -74,7 +74,9 @@ def test_series_is_the_numbered_notebooks_in_order(series: Path):
 
 def test_run_series_writes_notebooks_html_and_passes_parameters(series: Path, tmp_path: Path):
     out = tmp_path / "out"
-    result = runner.run_series({"seed": 7, "smoke": True}, output_dir=out, notebooks_dir=series, progress=False)
+    result = runner.run_series(
+        {"seed": 7, "smoke": True}, output_dir=out, notebooks_dir=series, progress=False
+    )
     assert [p.name for p in result.notebooks] == ["00_first.ipynb", "01_second.ipynb"]
     assert all(p.is_file() for p in result.notebooks + result.html)
     assert set(result.seconds) == {"00_first", "01_second"} and all(s > 0 for s in result.seconds.values())
@@ -94,7 +96,9 @@ def test_unknown_parameter_or_bad_value_is_rejected_before_running(series: Path,
     with pytest.raises(ValueError, match="unknown parameter.*'epoch'"):
         runner.run_series({"epoch": 3}, output_dir=tmp_path / "o", notebooks_dir=series, progress=False)
     with pytest.raises(ValueError, match="condition must be one of"):
-        runner.run_series({"condition": "room"}, output_dir=tmp_path / "o", notebooks_dir=series, progress=False)
+        runner.run_series(
+            {"condition": "room"}, output_dir=tmp_path / "o", notebooks_dir=series, progress=False
+        )
     assert not (tmp_path / "o" / "notebooks").exists()
 
 
@@ -131,8 +135,12 @@ def test_load_batch_accepts_a_list_or_defaults_and_runs(tmp_path: Path):
     both = tmp_path / "both.yaml"
     both.write_text("defaults: {smoke: true}\nruns:\n  - {seed: 0}\n  - {condition: device}\n")
     assert runner.load_batch(both) == [{"smoke": True, "seed": 0}, {"smoke": True, "condition": "device"}]
-    for text, message in [("seed: 1\n", "needs 'runs'"), ("[]\n", "non-empty list"), ("- 3\n", "non-empty list"),
-                          ("runs: [\n", "not valid YAML")]:
+    for text, message in [
+        ("seed: 1\n", "needs 'runs'"),
+        ("[]\n", "non-empty list"),
+        ("- 3\n", "non-empty list"),
+        ("runs: [\n", "not valid YAML"),
+    ]:
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
         with pytest.raises(ValueError, match=message):
@@ -142,8 +150,14 @@ def test_load_batch_accepts_a_list_or_defaults_and_runs(tmp_path: Path):
 def test_run_batch_runs_each_set_into_its_folder_and_summarises(series: Path, tmp_path: Path):
     out = tmp_path / "batch"
     runs = [{"name": "a", "seed": 1}, {"seed": 2}]
-    summary = runner.run_batch(runs, output_dir=out, base_parameters={"smoke": True}, notebooks_dir=series,
-                               html=False, progress=False)
+    summary = runner.run_batch(
+        runs,
+        output_dir=out,
+        base_parameters={"smoke": True},
+        notebooks_dir=series,
+        html=False,
+        progress=False,
+    )
     assert list(summary["run"]) == ["a", "run02_seed-2"]
     assert list(summary["seed"]) == [1, 2] and summary["status"].eq("ok").all()
     assert (out / "a" / "notebooks" / "01_second.ipynb").is_file() and not (out / "a" / "html").exists()
@@ -154,8 +168,13 @@ def test_run_batch_runs_each_set_into_its_folder_and_summarises(series: Path, tm
 
 def test_run_batch_records_a_failed_run_and_continues(series: Path, tmp_path: Path):
     _notebook(series / "00_first.ipynb", "assert seed != 3, 'seed 3 is cursed'")
-    summary = runner.run_batch([{"seed": 3}, {"seed": 4}], output_dir=tmp_path / "b", notebooks_dir=series,
-                               html=False, progress=False)
+    summary = runner.run_batch(
+        [{"seed": 3}, {"seed": 4}],
+        output_dir=tmp_path / "b",
+        notebooks_dir=series,
+        html=False,
+        progress=False,
+    )
     assert list(summary["status"]) == ["failed", "ok"]
     assert "seed 3 is cursed" in summary["error"].iloc[0]
 
@@ -164,7 +183,15 @@ def test_settings_validate_every_parameter(tmp_path: Path):
     s = workflow.Settings.from_parameters(smoke=True, output_dir=str(tmp_path), epochs=50)
     assert s.train_epochs == workflow.SMOKE_EPOCHS and s.rows_per_file == workflow.SMOKE_ROWS_PER_FILE
     assert json.dumps(s.model_key())  # keys are JSON-serialisable (stored beside artefacts)
-    for bad in [{"scale": 0}, {"smoke": "yes"}, {"epochs": 0}, {"seed": -1}, {"condition": "room"},
-                {"max_rows_per_file": 2.5}, {"data_source": ""}, {"colour": 1}]:
+    for bad in [
+        {"scale": 0},
+        {"smoke": "yes"},
+        {"epochs": 0},
+        {"seed": -1},
+        {"condition": "room"},
+        {"max_rows_per_file": 2.5},
+        {"data_source": ""},
+        {"colour": 1},
+    ]:
         with pytest.raises(ValueError, match=next(iter(bad)) if "colour" not in bad else "unknown parameter"):
             workflow.Settings.from_parameters(**bad)
