@@ -1,0 +1,130 @@
+"""Parquet cache of parsed N-BaIoT CSVs: one float32 Parquet file per source CSV.
+
+Whatever the layout (official zip with RAR members, extracted folders, flat mirror), each
+source CSV is converted once to ``<cache>/nbaiot-v<FORMAT_VERSION>/<device>.<attack>.<key>.parquet``
+where ``key`` hashes the source's location (outer file and member names), the outer file's
+size and modification time, and the format version: editing or replacing a source gives a new
+key, so a stale cache is never read. Files are written atomically (temporary name, then rename).
+Reading fills slices of one preallocated float32 array, so a full reload never holds two copies.
+RAR member listings are cached too (as JSON), so a fully cached reload never opens a RAR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mbm_helpers.atomic import atomic_path
+from mbm_helpers.csv_reader import FLOAT32_SCHEMA
+from mbm_helpers.errors import DataError
+from mbm_helpers.layouts import RarSource, SourceFile
+
+#: Bump when the cached file format changes; old entries are then ignored.
+FORMAT_VERSION = 1
+#: Parquet codec of cache files (lz4 reads about as fast as uncompressed and halves the size).
+COMPRESSION = "lz4"
+ROW_GROUP_SIZE = 65_536
+_FILL_BLOCK = 8_192  # rows copied per column at a time: keeps the strided writes in cache
+
+
+def _key(location: tuple[str, ...], size: int, mtime_ns: int) -> str:
+    ident = json.dumps([FORMAT_VERSION, list(location), size, mtime_ns])
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
+def cache_folder(root: str | os.PathLike) -> Path:
+    """The versioned folder inside a cache root that holds the N-BaIoT Parquet files."""
+    return Path(root) / f"nbaiot-v{FORMAT_VERSION}"
+
+
+def cache_path(root: str | os.PathLike, src: SourceFile) -> Path:
+    """Where the Parquet copy of one source CSV lives."""
+    return (
+        cache_folder(root) / f"{src.device}.{src.attack}.{_key(src.location, src.size, src.mtime_ns)}.parquet"
+    )
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a parsed float32 table to ``path`` atomically."""
+    if table.schema != FLOAT32_SCHEMA:
+        raise ValueError(f"cache tables must have the 115 float32 N-BaIoT columns, got {table.schema}")
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
+
+
+def cached_rows(path: Path) -> int | None:
+    """Row count of a cache file, or None if it is absent or unreadable (it is then rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        meta = pq.read_metadata(path)
+    except (pa.ArrowException, OSError):
+        path.unlink(missing_ok=True)
+        return None
+    if meta.schema.to_arrow_schema().remove_metadata() != FLOAT32_SCHEMA:
+        path.unlink(missing_ok=True)
+        return None
+    return meta.num_rows
+
+
+def read_table(path: Path, *, head: int | None = None) -> pa.Table:
+    """Read a cache file, or only the row groups covering its first ``head`` rows."""
+    try:
+        pf = pq.ParquetFile(path)
+        if head is None:
+            return pf.read(use_threads=True)
+        groups, rows = [], 0
+        for i in range(pf.num_row_groups):
+            if rows >= head:
+                break
+            groups.append(i)
+            rows += pf.metadata.row_group(i).num_rows
+        return pf.read_row_groups(groups, use_threads=True).slice(0, head)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: unreadable cache file ({exc}); delete it to rebuild") from exc
+
+
+def fill_rows(table: pa.Table, out: np.ndarray) -> None:
+    """Copy a table of 115 float32 columns into the C-order slice ``out`` (rows x 115)."""
+    if out.shape != (table.num_rows, table.num_columns):
+        raise ValueError(
+            f"slice shape {out.shape} does not match table ({table.num_rows}, {table.num_columns})"
+        )
+    cols = [
+        col.to_numpy() if col.num_chunks == 1 else col.combine_chunks().to_numpy() for col in table.columns
+    ]
+    for start in range(0, table.num_rows, _FILL_BLOCK):
+        block = out[start : start + _FILL_BLOCK]
+        stop = start + len(block)
+        for j, col in enumerate(cols):
+            block[:, j] = col[start:stop]
+
+
+def listing_path(root: str | os.PathLike, rar: RarSource) -> Path:
+    """Where the cached member list of one RAR lives."""
+    return (
+        cache_folder(root)
+        / f"{rar.device}.{rar.botnet}.{_key(rar.location, rar.size, rar.mtime_ns)}.members.json"
+    )
+
+
+def read_listing(root: str | os.PathLike, rar: RarSource) -> list[str] | None:
+    """The cached member names of a RAR, or None if not cached yet."""
+    path = listing_path(root, rar)
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
+
+
+def write_listing(root: str | os.PathLike, rar: RarSource, names: list[str]) -> None:
+    """Cache the member names of a RAR (atomically)."""
+    with atomic_path(listing_path(root, rar)) as tmp:
+        tmp.write_text(json.dumps(names))
