@@ -106,7 +106,8 @@ def read_nbaiot_csv(data: str | Path | bytes | bytearray, where: str) -> pa.Tabl
             source if isinstance(source, str) else pa.BufferReader(source),
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=list(schema.FEATURES)),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.float64() for name in schema.FEATURES}
+                column_types={name: pa.float64() for name in schema.FEATURES},
+                null_values=[""],  # empty cells are missing; "nan"/"inf" parse as NaN/inf
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
