@@ -74,29 +74,34 @@ def service_packets(
 ) -> np.ndarray:
     """Every exchange of one service in [t0, t1)."""
     starts = event_times(rng, t0, t1, service.period, service.jitter)
-    e, k = len(starts), len(service.steps)
+    servers = (service.server_ip, *service.also)
+    e, k, m = len(starts), len(service.steps), len(servers)
     if e == 0:
         return np.zeros(0, dtype=PACKET_DTYPE)
-    rtt = service.rtt * rng.uniform(0.8, 1.3, (e, k))
+    # one row per (exchange, server): the servers are served one after another, 0.4-0.8 ms apart
+    starts = (starts[:, None] + np.arange(m) * rng.uniform(0.0004, 0.0008, (e, m))).ravel()
+    server = np.tile(np.array([ip_to_int(ip) for ip in servers], dtype=np.uint32), e)
+    rtt = service.rtt * rng.uniform(0.8, 1.3, (e * m, k))
     delay = np.array([s.delay for s in service.steps]) + np.array([s.rtt for s in service.steps]) * rtt
     delay[:, 0] = 0.0
     ts = starts[:, None] + np.cumsum(delay, axis=1)
     lo = np.array([s.size[0] for s in service.steps])
     hi = np.array([s.size[1] for s in service.steps])
-    size = rng.integers(lo, hi + 1, (e, k))
-    outbound = np.broadcast_to(np.array([s.outbound for s in service.steps]), (e, k))
+    size = rng.integers(lo, hi + 1, (e * m, k))
+    outbound = np.broadcast_to(np.array([s.outbound for s in service.steps]), (e * m, k))
     if service.persistent:
-        port = np.full((e, k), rng.integers(EPHEMERAL_LOW, EPHEMERAL_HIGH), dtype=np.uint16)
+        port = np.full((e * m, k), rng.integers(EPHEMERAL_LOW, EPHEMERAL_HIGH), dtype=np.uint16)
     else:
-        port = np.repeat(ephemeral_ports(rng, e)[:, None], k, axis=1)
+        port = np.repeat(np.repeat(ephemeral_ports(rng, e), m)[:, None], k, axis=1)
+    seen = outbound | (rng.random((e * m, k)) < service.reply_prob)
     return make_packets(
-        ts.ravel(),
-        outbound.ravel(),
-        size.ravel(),
+        ts[seen],
+        outbound[seen],
+        size[seen],
         device,
-        ip_to_int(service.server_ip),
+        np.repeat(server[:, None], k, axis=1)[seen],
         mac_to_int(service.server_mac),
-        port.ravel(),
+        port[seen],
         service.server_port,
         service.proto,
     )

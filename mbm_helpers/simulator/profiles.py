@@ -79,7 +79,8 @@ class Service:
     ``period`` is the mean time between exchanges; ``jitter`` the relative standard deviation of
     that period (``None``: exponential gaps, i.e. a Poisson process). ``persistent`` keeps one
     device port for every exchange (a long-lived connection); otherwise each exchange takes the
-    next ephemeral port.
+    next ephemeral port. ``also`` lists further servers the same exchange goes to at the same
+    moment (from the same port), as a P2P client refreshes all its relays at once.
     """
 
     name: str
@@ -92,6 +93,10 @@ class Service:
     persistent: bool = True
     rtt: float = 0.04
     server_mac: str = GATEWAY_MAC
+    #: More servers sent the same exchange at the same moment, one after another (P2P relays).
+    also: tuple[str, ...] = ()
+    #: Chance that each server packet (reply) is seen at all (UDP keep-alives go unanswered).
+    reply_prob: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -193,18 +198,17 @@ def _doorbell(
     d: schema.Device, ip: str, mac: str, relays: tuple[str, ...], period: float, cloud: str, **kw
 ) -> DeviceProfile:
     """Mostly idle: UDP keep-alives to P2P relays, a TCP cloud link, video bursts when rung."""
-    keepalives = tuple(
-        Service(
-            f"p2p-keepalive-{i}",
-            relay,
-            32100 + i,
-            PROTO_UDP,
-            request_response((102, 102), (102, 102)),
-            period=period * (1 + 0.013 * i),
-            jitter=0.0005,
-            rtt=0.06 + 0.02 * i,
-        )
-        for i, relay in enumerate(relays)
+    keepalives = Service(
+        "p2p-keepalive",
+        relays[0],
+        32100,
+        PROTO_UDP,
+        request_response((102, 102), (102, 102)),
+        period=period,
+        jitter=0.0005,
+        rtt=0.08,
+        also=relays[1:],
+        reply_prob=0.35,
     )
     cloud_link = Service(
         "cloud-tcp-keepalive",
@@ -222,18 +226,18 @@ def _doorbell(
         32100,
         16000,
         PROTO_UDP,
-        fps=15,
-        frame_bytes=2600,
-        gop=15,
+        fps=10,
+        frame_bytes=1500,
+        gop=10,
         key_factor=4,
         max_frame=1242,
         header=60,
         report_period=5.0,
         report_size=102,
-        on_mean=25.0,
-        off_mean=5400.0,
+        on_mean=6.0,
+        off_mean=21600.0,
     )
-    return DeviceProfile(d, ip, mac, (*keepalives, cloud_link, *_infra(600, 1024, 300)), (ring,), **kw)
+    return DeviceProfile(d, ip, mac, (keepalives, cloud_link, *_infra(600, 1024, 300)), (ring,), **kw)
 
 
 def _camera(
