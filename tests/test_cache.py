@@ -1,0 +1,107 @@
+"""The per-file Parquet cache: location, keys, staleness, corrupt entries and the array fill."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mbm_helpers import cache as cache_mod
+from mbm_helpers import schema
+from mbm_helpers.cache import fill_rows, read_table, write_table
+from mbm_helpers.csv_reader import FLOAT32_SCHEMA, read_nbaiot_csv
+from mbm_helpers.loading import load_nbaiot
+
+
+def _parquets(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.parquet"))
+
+
+def test_default_cache_folder_and_cache_false(real_sample_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MBM_DATA_DIR", str(tmp_path / "data"))
+    load_nbaiot(real_sample_dir, cache=False, progress=False)
+    assert not (tmp_path / "data").exists()
+    load_nbaiot(real_sample_dir, progress=False)
+    files = _parquets(tmp_path / "data" / "cache")
+    assert len(files) == 6 and all(f.parent.name == f"nbaiot-v{cache_mod.FORMAT_VERSION}" for f in files)
+    names = sorted(f.name.split(".")[0] + "." + f.name.split(".")[1] for f in files)
+    assert names == sorted(
+        f"{d}.{a}"
+        for d in ("Danmini_Doorbell", "Ecobee_Thermostat")
+        for a in ("benign", "gafgyt_scan", "mirai_scan")
+    )
+    meta = pq.read_metadata(files[0])
+    assert meta.schema.to_arrow_schema().remove_metadata() == FLOAT32_SCHEMA
+    assert meta.row_group(0).column(0).compression.lower() == cache_mod.COMPRESSION
+
+
+def test_cache_values_round_trip_exactly(real_sample_dir: Path, tmp_path: Path) -> None:
+    load_nbaiot(real_sample_dir, cache=tmp_path, progress=False)
+    path = next(p for p in _parquets(tmp_path) if p.name.startswith("Ecobee_Thermostat.gafgyt_scan."))
+    csv = real_sample_dir / "Ecobee_Thermostat" / "gafgyt_attacks" / "scan.csv"
+    expected = pd.read_csv(csv, dtype=np.float64).to_numpy().astype(np.float32)
+    got = np.column_stack([c.to_numpy() for c in pq.read_table(path).columns])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_changed_source_is_reconverted(real_sample_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(real_sample_dir, src)
+    cache = tmp_path / "cache"
+    before = load_nbaiot(src, cache=cache, progress=False)
+    path = src / "Danmini_Doorbell" / "benign_traffic.csv"
+    lines = path.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[0] = "12345.5"
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    after = load_nbaiot(src, cache=cache, progress=False)
+    assert before.iloc[0, 0] != 12345.5 and after.iloc[0, 0] == np.float32(12345.5)
+    pd.testing.assert_frame_equal(after.iloc[1:], before.iloc[1:])
+    assert len(_parquets(cache)) == 7  # the stale entry is left, but never read
+
+
+def test_corrupt_cache_file_is_rebuilt(real_sample_dir: Path, tmp_path: Path) -> None:
+    expected = load_nbaiot(real_sample_dir, cache=tmp_path, progress=False)
+    victim = _parquets(tmp_path)[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    pd.testing.assert_frame_equal(load_nbaiot(real_sample_dir, cache=tmp_path, progress=False), expected)
+    assert pq.read_metadata(victim).num_rows == 150
+
+
+def test_head_reads_only_needed_row_groups(real_sample_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache_mod, "ROW_GROUP_SIZE", 16)
+    table = read_nbaiot_csv(real_sample_dir / "Danmini_Doorbell" / "benign_traffic.csv", "benign")
+    path = tmp_path / "t.parquet"
+    write_table(table, path)
+    assert pq.ParquetFile(path).num_row_groups == 10
+    head = read_table(path, head=40)
+    assert head.num_rows == 40 and head.equals(table.slice(0, 40))
+    assert read_table(path).equals(table)
+
+
+def test_write_table_rejects_other_schemas(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="115 float32"):
+        write_table(pa.table({"a": pa.array([1.0])}), tmp_path / "x.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fill_rows_across_blocks_and_chunks() -> None:
+    rng = np.random.default_rng(0)
+    n = 20_000  # more than one fill block
+    values = rng.standard_normal((n, schema.N_FEATURES)).astype(np.float32)
+    cols = [pa.chunked_array([values[:7_000, j], values[7_000:, j]]) for j in range(schema.N_FEATURES)]
+    table = pa.Table.from_arrays(cols, schema=FLOAT32_SCHEMA)
+    out = np.zeros((n + 10, schema.N_FEATURES), np.float32)
+    fill_rows(table, out[5 : n + 5])
+    np.testing.assert_array_equal(out[5 : n + 5], values)
+    assert not out[:5].any() and not out[n + 5 :].any()
+    with pytest.raises(ValueError, match="does not match"):
+        fill_rows(table, out[:10])
