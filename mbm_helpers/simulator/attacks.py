@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mbm_helpers.packets import PACKET_DTYPE, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ip_to_int, mac_to_int
-from mbm_helpers.simulator.benign import ephemeral_ports, make_packets, service_packets
+from mbm_helpers.simulator.benign import ephemeral_ports, event_times, make_packets, service_packets
 from mbm_helpers.simulator.profiles import (
     GATEWAY_MAC,
     TCP_ACK,
@@ -79,12 +79,13 @@ def _ports(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _telnet_sessions(
-    rng: np.random.Generator, dev: DeviceProfile, starts: np.ndarray, ips: np.ndarray
+    rng: np.random.Generator, dev: DeviceProfile, starts: np.ndarray, ips: np.ndarray, command: int = 95
 ) -> np.ndarray:
-    """A short telnet login attempt (connect, banner, user/password, close) per responding target."""
+    """A telnet login attempt per responding target: connect, banner, user, password, one shell
+    command of ``command`` bytes (BASHLITE's long download-and-run line), close."""
     k = 14
     out = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0], dtype=bool)
-    sizes = np.array([TCP_SYN, TCP_SYN, TCP_ACK, 78, 72, 79, 73, 71, 80, 72, 74, 95, TCP_ACK, TCP_ACK])
+    sizes = np.array([TCP_SYN, TCP_SYN, TCP_ACK, 78, 72, 79, 73, 71, 80, 72, command, 95, TCP_ACK, TCP_ACK])
     gaps = rng.uniform(0.05, 0.6, (len(starts), k))
     gaps[:, 0] = 0.0
     ts = starts[:, None] + np.cumsum(gaps, axis=1)
@@ -126,53 +127,58 @@ def _responses(
     return r
 
 
+def _bursts(rng: np.random.Generator, t0: float, t1: float, interval: float) -> np.ndarray:
+    """Start times of scanner loop iterations, about ``interval`` s apart (from 30 s before ``t0``)."""
+    return event_times(rng, t0 - 30.0, t1, interval, 0.1)
+
+
 def mirai_scan(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
-    """Raw SYNs to random addresses on port 23/2323 from one source port; rare replies."""
-    ts = _times(rng, t0, t1, dev.mirai_scan_pps)
+    """Raw SYNs to random addresses on port 23/2323 from one source port, 160 per loop iteration
+    (about once a second, each burst over ~0.15 s); rare RSTs and telnet logins back."""
+    batch = 160
+    loops = _bursts(rng, t0, t1, batch / dev.mirai_scan_pps)
+    ts = (loops[:, None] + np.sort(rng.uniform(0, 0.15, (len(loops), batch)), axis=1)).ravel()
+    ts = ts[(ts >= t0) & (ts < t1)]
     ips = random_public_ips(rng, len(ts))
     dport = np.where(rng.random(len(ts)) < 0.9, 23, 2323)
     syn = make_packets(
-        ts,
-        np.ones(len(ts), bool),
-        np.full(len(ts), 60),
-        dev,
-        ips,
-        mac_to_int(GATEWAY_MAC),
-        rng.integers(1024, 65536),
-        dport,
-        PROTO_TCP,
-    )
-    rst = _responses(rng, dev, syn, 0.01, 60, PROTO_TCP)
-    hit = rng.random(len(ts)) < 0.002
+        ts, np.ones(len(ts), bool), np.full(len(ts), 60), dev, ips, mac_to_int(GATEWAY_MAC),
+        rng.integers(1024, 65536), dport, PROTO_TCP,
+    )  # fmt: skip
+    rst = _responses(rng, dev, syn, 0.005, 60, PROTO_TCP)
+    hit = rng.random(len(ts)) < 0.0002
     telnet = _telnet_sessions(rng, dev, ts[hit] + 0.3, ips[hit])
     return np.concatenate([syn, rst, telnet])
 
 
+#: How many SYNs a BASHLITE scanner socket sends before it gives up (1 to 4), and when.
+GAFGYT_SYN_TRIES = np.array([0.05, 0.55, 0.3, 0.1])
+GAFGYT_SYN_OFFSETS = np.array([0.0, 3.0, 9.0, 21.0])  # initial RTO 3 s, doubling
+
+
 def gafgyt_scan(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
-    """Kernel ``connect()``s to random addresses on port 23, with SYN retransmissions at 3, 9, 21 s."""
-    tries = rng.choice(4, p=[0.3, 0.5, 0.1, 0.1], size=int(dev.gafgyt_scan_pps / 2.0 * (t1 - t0 + 30))) + 1
-    starts = np.sort(rng.uniform(t0 - 30, t1, len(tries)))
+    """Kernel ``connect()``s to random addresses on port 23, opened in batches about once a second,
+    with SYN retransmissions at 3, 9, 21 s; about 1% of targets answer and get a telnet login and
+    the long download-and-run command."""
+    per_target = float(np.dot(GAFGYT_SYN_TRIES, np.arange(1, 5)))
+    loops = _bursts(rng, t0, t1, 1.0)
+    per_loop = rng.poisson(dev.gafgyt_scan_pps / per_target, len(loops))
+    starts = np.repeat(loops, per_loop) + rng.uniform(0, 0.1, int(per_loop.sum()))
+    tries = rng.choice(4, p=GAFGYT_SYN_TRIES, size=len(starts)) + 1
     ips = random_public_ips(rng, len(starts))
     ports = ephemeral_ports(rng, len(starts))
-    offsets = np.array([0.0, 3.0, 9.0, 21.0])
     idx = np.repeat(np.arange(len(starts)), tries)
     nth = np.arange(len(idx)) - np.repeat(np.cumsum(tries) - tries, tries)
-    ts = starts[idx] + offsets[nth] + rng.uniform(0, 0.002, len(idx))
+    ts = starts[idx] + GAFGYT_SYN_OFFSETS[nth] + rng.uniform(0, 0.002, len(idx))
     keep = (ts >= t0) & (ts < t1)
+    n = int(keep.sum())
     syn = make_packets(
-        ts[keep],
-        np.ones(int(keep.sum()), bool),
-        np.full(int(keep.sum()), TCP_SYN),
-        dev,
-        ips[idx][keep],
-        mac_to_int(GATEWAY_MAC),
-        ports[idx][keep],
-        23,
-        PROTO_TCP,
-    )
+        ts[keep], np.ones(n, bool), np.full(n, TCP_SYN), dev, ips[idx][keep], mac_to_int(GATEWAY_MAC),
+        ports[idx][keep], 23, PROTO_TCP,
+    )  # fmt: skip
     rst = _responses(rng, dev, syn, 0.01, 60, PROTO_TCP)
-    hit = (rng.random(len(starts)) < 0.002) & (starts >= t0)
-    telnet = _telnet_sessions(rng, dev, starts[hit] + 0.2, ips[hit])
+    hit = (rng.random(len(starts)) < 0.01) & (starts >= t0)
+    telnet = _telnet_sessions(rng, dev, starts[hit] + 0.2, ips[hit], command=int(rng.integers(600, 800)))
     return np.concatenate([syn, rst, telnet])
 
 
