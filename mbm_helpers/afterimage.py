@@ -13,9 +13,11 @@ Groups, in column order (``schema.FEATURES``), and what keys their streams:
 - ``H``: frame sizes per source IP.
 - ``HH``: frame sizes on the channel between two IPs. The packet's own direction (src -> dst) gives
   weight, mean and std; both directions give magnitude ``sqrt(mean_a**2 + mean_b**2)``, radius
-  ``sqrt(var_a + var_b)``, covariance (Kitsune's approximate covariance: a damped sum of products of
-  the newest residual ``x - mean`` of one direction with the last residual of the other, divided by its
-  damped count) and pcc ``covariance / (std_a * std_b)`` (0 when a std is 0).
+  ``sqrt(var_a + var_b)`` (or, with ``radius="sqrt_var_sq_sum"``, ``sqrt(var_a**2 + var_b**2)``: what
+  the published N-BaIoT rows hold, see ``extract_features``), covariance (Kitsune's approximate
+  covariance: a damped sum of products of the newest residual ``x - mean`` of one direction with the
+  last residual of the other, divided by its damped count) and pcc ``covariance / (std_a * std_b)``
+  (0 when a std is 0).
 - ``HH_jit``: inter-arrival times per ordered (source IP, destination IP). As in the N-BaIoT run, a
   new stream's "previous arrival" is time 0, so its first value is the packet's own timestamp.
 - ``HpHp``: as ``HH`` for sockets (IP, port, protocol) -> (IP, port, protocol); ARP packets use their
@@ -42,6 +44,7 @@ from mbm_helpers.errors import DataError
 from mbm_helpers.packets import PACKET_DTYPE, PROTO_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP
 
 _KNOWN_PROTOS = (PROTO_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP)
+_RADII = ("sqrt_var_sum", "sqrt_var_sq_sum")
 _CHUNK = 1 << 18  # packets per kernel call (progress granularity)
 
 # Offsets of the five groups in a feature row.
@@ -84,7 +87,7 @@ def _one_d(out, row, col, st, i, j):
 
 
 @njit(cache=True, inline="always")
-def _two_d(out, row, col, st, last, cov, own, other, pair, side, j, lam, t, x):
+def _two_d(out, row, col, st, last, cov, own, other, pair, side, j, lam, t, x, var_sq):
     """Update the directed stream ``own`` and its pair's covariance; write the 7 statistics."""
     _decay_insert(st, last, own, j, lam, t, x)
     mean_a, var_a = _mean_var(st, own, j)
@@ -108,14 +111,14 @@ def _two_d(out, row, col, st, last, cov, own, other, pair, side, j, lam, t, x):
     out[row, col + 1] = mean_a
     out[row, col + 2] = std_a
     out[row, col + 3] = np.sqrt(mean_a * mean_a + mean_b * mean_b)
-    out[row, col + 4] = np.sqrt(var_a + var_b)
+    out[row, col + 4] = np.sqrt(var_a * var_a + var_b * var_b) if var_sq else np.sqrt(var_a + var_b)
     out[row, col + 5] = covariance
     out[row, col + 6] = covariance / std_ab if std_ab != 0.0 else 0.0
 
 
 @njit(cache=True)
 def _kernel(start, stop, ts, size, ids, lambdas, mi, h, hh, hh_last, hh_cov, jit, jit_last, hp, hp_last,
-            hp_cov, mi_last, h_last, out):  # fmt: skip
+            hp_cov, mi_last, h_last, var_sq, out):  # fmt: skip
     """Process packets ``start:stop`` into ``out`` (rows relative to ``start``), updating the state.
 
     ``ids`` columns: MI, H, HH own, HH other, HH pair, HH side, HpHp own, other, pair, side.
@@ -132,13 +135,13 @@ def _kernel(start, stop, ts, size, ids, lambdas, mi, h, hh, hh_last, hh_cov, jit
             _decay_insert(h, h_last, ids[p, 1], j, lam, t, x)
             _one_d(out, r, 15 + 3 * j, h, ids[p, 1], j)
             _two_d(out, r, 30 + 7 * j, hh, hh_last, hh_cov, ids[p, 2], ids[p, 3], ids[p, 4], ids[p, 5],
-                   j, lam, t, x)  # fmt: skip
+                   j, lam, t, x, var_sq)  # fmt: skip
             k = ids[p, 2]
             gap = t - jit_last[k, j]
             _decay_insert(jit, jit_last, k, j, lam, t, gap if gap > 0.0 else 0.0)
             _one_d(out, r, 65 + 3 * j, jit, k, j)
             _two_d(out, r, 80 + 7 * j, hp, hp_last, hp_cov, ids[p, 6], ids[p, 7], ids[p, 8], ids[p, 9],
-                   j, lam, t, x)  # fmt: skip
+                   j, lam, t, x, var_sq)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- stream ids
@@ -222,13 +225,21 @@ def _validate(packets: np.ndarray) -> None:
         )
 
 
-def extract_features(packets: np.ndarray, *, progress: bool = False) -> np.ndarray:
+def extract_features(
+    packets: np.ndarray, *, radius: str = "sqrt_var_sum", progress: bool = False
+) -> np.ndarray:
     """The 115 N-BaIoT features of each packet, shape ``(n, 115)``, float64, in input order.
 
     ``packets`` is a time-sorted ``PACKET_DTYPE`` table of one capture (statistics start empty).
+    ``radius`` of the 2-D groups: ``"sqrt_var_sum"`` = ``sqrt(var_a + var_b)`` (the project's
+    definition) or ``"sqrt_var_sq_sum"`` = ``sqrt(var_a**2 + var_b**2)`` (Kitsune's Python code; the
+    published N-BaIoT rows satisfy ``pcc = covariance / (std_a * var_b**0.5)`` with ``var_b`` recovered
+    from this radius to ~1e-9, and not with the other). ``progress`` shows a tqdm bar.
     Raises ``DataError`` for a wrong dtype, a non-finite timestamp or an unknown protocol and
-    ``ValueError`` naming the first packet out of time order.
+    ``ValueError`` naming the first packet out of time order or an unknown ``radius``.
     """
+    if radius not in _RADII:
+        raise ValueError(f"radius={radius!r}; expected one of {_RADII}")
     _validate(packets)
     n = len(packets)
     out = np.empty((n, schema.N_FEATURES), dtype=np.float64)
@@ -237,6 +248,7 @@ def extract_features(packets: np.ndarray, *, progress: bool = False) -> np.ndarr
     ids, counts = _stream_ids(packets)
     n_l = _N_L
     lambdas = np.asarray(schema.DECAY_FACTORS, dtype=np.float64)
+    var_sq = radius == "sqrt_var_sq_sum"
     ts = np.ascontiguousarray(packets["ts"], dtype=np.float64)
     size = np.ascontiguousarray(packets["size"], dtype=np.float64)
 
@@ -253,12 +265,14 @@ def extract_features(packets: np.ndarray, *, progress: bool = False) -> np.ndarr
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)
             _kernel(start, stop, ts, size, ids, lambdas, mi, h, hh, hh_last, hh_cov, jit, jit_last, hp,
-                    hp_last, hp_cov, mi_last, h_last, out[start:stop])  # fmt: skip
+                    hp_last, hp_cov, mi_last, h_last, var_sq, out[start:stop])  # fmt: skip
             bar.update(stop - start)
     return out
 
 
-def features_frame(packets: np.ndarray, *, progress: bool = False) -> pd.DataFrame:
+def features_frame(
+    packets: np.ndarray, *, radius: str = "sqrt_var_sum", progress: bool = False
+) -> pd.DataFrame:
     """``extract_features`` as a DataFrame of float32 columns named ``schema.FEATURES``."""
-    values = extract_features(packets, progress=progress).astype(np.float32)
+    values = extract_features(packets, radius=radius, progress=progress).astype(np.float32)
     return pd.DataFrame(values, columns=list(schema.FEATURES))

@@ -209,6 +209,9 @@ def write_pcap(path: str | os.PathLike, packets: np.ndarray) -> Path:
     return path
 
 
-def featurize_pcap(path: str | os.PathLike) -> pd.DataFrame:
-    """The 115 N-BaIoT features of every kept packet of a capture (packets sorted by time first)."""
-    return features_frame(sort_packets(read_pcap(path)))
+def featurize_pcap(path: str | os.PathLike, *, radius: str = "sqrt_var_sum") -> pd.DataFrame:
+    """The 115 N-BaIoT features of every kept packet of a capture (packets sorted by time first).
+
+    ``radius`` as in ``mbm_helpers.afterimage.extract_features``.
+    """
+    return features_frame(sort_packets(read_pcap(path)), radius=radius)

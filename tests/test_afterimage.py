@@ -111,6 +111,48 @@ def test_two_d_statistics_by_hand():
             assert val(f, 3, f"{group}_L1_{stat}") == pytest.approx(want, rel=1e-9), (group, stat)
 
 
+def test_radius_variants():
+    rows = [(10.0, A, B, 100), (10.0, B, A, 300), (11.0, B, A, 500), (12.0, A, B, 200)]
+    var_ab, var_ba = 1600.0, 80000 / 9  # as in test_two_d_statistics_by_hand
+    default = extract_features(make(rows))
+    squares = extract_features(make(rows), radius="sqrt_var_sq_sum")
+    assert val(default, 3, "HH_L1_radius") == pytest.approx(math.sqrt(var_ab + var_ba))
+    assert val(squares, 3, "HH_L1_radius") == pytest.approx(math.hypot(var_ab, var_ba))
+    assert val(squares, 3, "HpHp_L1_radius") == pytest.approx(var_ab)  # reply is another socket pair
+    radius = np.array([n.endswith("_radius") for n in schema.FEATURES])
+    np.testing.assert_array_equal(default[:, ~radius], squares[:, ~radius])
+    with pytest.raises(ValueError, match="radius='sqrt'"):
+        extract_features(make(rows), radius="sqrt")
+
+
+def test_real_nbaiot_rows_use_the_squared_variance_radius(real_sample_dir):
+    """Why ``radius="sqrt_var_sq_sum"`` exists: recover var_b from the radius under each definition
+    and check pcc = covariance / (std_a * sqrt(var_b)) on the real rows."""
+    frame = pd.concat(pd.read_csv(f) for f in sorted(real_sample_dir.rglob("*.csv")))
+    errors = {}
+    for name in ("sqrt_var_sum", "sqrt_var_sq_sum"):
+        rel = []
+        for group in ("HH", "HpHp"):
+            for window in schema.WINDOW_NAMES:
+                col = {
+                    s: frame[f"{group}_{window}_{s}"].to_numpy()
+                    for s in ("std", "radius", "covariance", "pcc")
+                }
+                var_a = col["std"] ** 2
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    var_b = (
+                        col["radius"] ** 2 - var_a
+                        if name == "sqrt_var_sum"
+                        else np.sqrt(col["radius"] ** 2 - var_a**2)
+                    )
+                    pcc = col["covariance"] / np.sqrt(var_a * var_b)
+                ok = (np.abs(col["pcc"]) > 1e-3) & (var_a > 1)
+                rel.append(np.abs(pcc[ok] / col["pcc"][ok] - 1))
+        errors[name] = float(np.nanmedian(np.concatenate(rel)))
+    assert errors["sqrt_var_sq_sum"] < 1e-6
+    assert errors["sqrt_var_sum"] > 0.5
+
+
 def test_two_d_weight_is_per_direction_not_per_source():
     f = extract_features(make([(1.0, A, B, 100), (1.0, A, C, 400), (1.0, A, B, 200)]))
     assert val(f, 1, "H_L1_weight") == 2.0  # per source IP: both packets
