@@ -19,6 +19,7 @@ from pathlib import Path
 import dpkt
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from mbm_helpers.afterimage import features_frame
 from mbm_helpers.atomic import atomic_path
@@ -114,8 +115,10 @@ def _parse_frame(frame: bytes, wirelen: int) -> tuple | str:
             sport, dport, ip.p, size)  # fmt: skip
 
 
-def read_pcap(path: str | os.PathLike) -> np.ndarray:
+def read_pcap(path: str | os.PathLike, *, progress: bool = False) -> np.ndarray:
     """The packets of a .pcap or .pcapng capture as a ``PACKET_DTYPE`` table, in file order.
+
+    ``progress`` shows a tqdm bar over the file's bytes.
 
     Raises ``DataError`` naming the file when it is not a pcap/pcapng capture, is truncated, or is
     not Ethernet; warns with counts of skipped frames (neither IPv4 TCP/UDP/ICMP nor ARP).
@@ -123,7 +126,8 @@ def read_pcap(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     rows: list[tuple] = []
     skipped: Counter[str] = Counter()
-    with open(path, "rb") as f:
+    bar = tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name, disable=not progress)
+    with bar, open(path, "rb") as f:
         magic = f.read(4)
         try:
             if magic == _PCAPNG_MAGIC:
@@ -142,6 +146,9 @@ def read_pcap(path: str | os.PathLike) -> np.ndarray:
                     skipped[parsed] += 1
                 else:
                     rows.append((ts, *parsed))
+                if not (len(rows) + skipped.total()) % 8192:
+                    bar.update(f.tell() - bar.n)
+            bar.update(f.tell() - bar.n)
         except _Truncated as exc:
             raise DataError(f"{path}: truncated capture: {exc} after {len(rows)} packets") from None
         except DataError as exc:
@@ -209,9 +216,12 @@ def write_pcap(path: str | os.PathLike, packets: np.ndarray) -> Path:
     return path
 
 
-def featurize_pcap(path: str | os.PathLike, *, radius: str = "sqrt_var_sum") -> pd.DataFrame:
+def featurize_pcap(
+    path: str | os.PathLike, *, radius: str = "sqrt_var_sum", progress: bool = False
+) -> pd.DataFrame:
     """The 115 N-BaIoT features of every kept packet of a capture (packets sorted by time first).
 
-    ``radius`` as in ``mbm_helpers.afterimage.extract_features``.
+    ``radius`` as in ``mbm_helpers.afterimage.extract_features``; ``progress`` shows tqdm bars.
     """
-    return features_frame(sort_packets(read_pcap(path)), radius=radius)
+    packets = sort_packets(read_pcap(path, progress=progress))
+    return features_frame(packets, radius=radius, progress=progress)
