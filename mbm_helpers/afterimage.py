@@ -117,8 +117,8 @@ def _two_d(out, row, col, st, last, cov, own, other, pair, side, j, lam, t, x, v
 
 
 @njit(cache=True)
-def _kernel(start, stop, ts, size, ids, lambdas, mi, h, hh, hh_last, hh_cov, jit, jit_last, hp, hp_last,
-            hp_cov, mi_last, h_last, var_sq, out):  # fmt: skip
+def _kernel(start, stop, ts, size, ids, lambdas, var_sq, mi, mi_last, h, h_last, hh, hh_last, hh_cov, jit,
+            jit_last, hp, hp_last, hp_cov, out):  # fmt: skip
     """Process packets ``start:stop`` into ``out`` (rows relative to ``start``), updating the state.
 
     ``ids`` columns: MI, H, HH own, HH other, HH pair, HH side, HpHp own, other, pair, side.
@@ -131,16 +131,16 @@ def _kernel(start, stop, ts, size, ids, lambdas, mi, h, hh, hh_last, hh_cov, jit
         for j in range(n_l):
             lam = lambdas[j]
             _decay_insert(mi, mi_last, ids[p, 0], j, lam, t, x)
-            _one_d(out, r, 3 * j, mi, ids[p, 0], j)
+            _one_d(out, r, _MI + 3 * j, mi, ids[p, 0], j)
             _decay_insert(h, h_last, ids[p, 1], j, lam, t, x)
-            _one_d(out, r, 15 + 3 * j, h, ids[p, 1], j)
-            _two_d(out, r, 30 + 7 * j, hh, hh_last, hh_cov, ids[p, 2], ids[p, 3], ids[p, 4], ids[p, 5],
+            _one_d(out, r, _H + 3 * j, h, ids[p, 1], j)
+            _two_d(out, r, _HH + 7 * j, hh, hh_last, hh_cov, ids[p, 2], ids[p, 3], ids[p, 4], ids[p, 5],
                    j, lam, t, x, var_sq)  # fmt: skip
             k = ids[p, 2]
             gap = t - jit_last[k, j]
             _decay_insert(jit, jit_last, k, j, lam, t, gap if gap > 0.0 else 0.0)
-            _one_d(out, r, 65 + 3 * j, jit, k, j)
-            _two_d(out, r, 80 + 7 * j, hp, hp_last, hp_cov, ids[p, 6], ids[p, 7], ids[p, 8], ids[p, 9],
+            _one_d(out, r, _JIT + 3 * j, jit, k, j)
+            _two_d(out, r, _HP + 7 * j, hp, hp_last, hp_cov, ids[p, 6], ids[p, 7], ids[p, 8], ids[p, 9],
                    j, lam, t, x, var_sq)  # fmt: skip
 
 
@@ -264,8 +264,8 @@ def extract_features(
     with bar:
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)
-            _kernel(start, stop, ts, size, ids, lambdas, mi, h, hh, hh_last, hh_cov, jit, jit_last, hp,
-                    hp_last, hp_cov, mi_last, h_last, var_sq, out[start:stop])  # fmt: skip
+            _kernel(start, stop, ts, size, ids, lambdas, var_sq, mi, mi_last, h, h_last, hh, hh_last, hh_cov,
+                    jit, jit_last, hp, hp_last, hp_cov, out[start:stop])  # fmt: skip
             bar.update(stop - start)
     return out
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mbm_helpers import schema
+from mbm_helpers import afterimage, schema
 from mbm_helpers.afterimage import extract_features, features_frame
 from mbm_helpers.errors import DataError
 from mbm_helpers.packets import PACKET_DTYPE, PROTO_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, empty_packets
@@ -174,6 +174,13 @@ def test_each_call_starts_from_empty_statistics():
     p = make([(1.0, A, B, 100), (2.0, B, A, 300), (2.5, A, C, 70)])
     np.testing.assert_array_equal(extract_features(p), extract_features(p))
     np.testing.assert_array_equal(extract_features(p[1:])[0], extract_features(p[1:2])[0])
+
+
+def test_chunked_processing_carries_state_across_chunks(monkeypatch):
+    p = random_packets(100, seed=7)
+    whole = extract_features(p)
+    monkeypatch.setattr(afterimage, "_CHUNK", 7)
+    np.testing.assert_array_equal(extract_features(p, progress=True), whole)
 
 
 # ----------------------------------------------------------------------------- bad input
