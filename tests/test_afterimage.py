@@ -176,6 +176,19 @@ def test_each_call_starts_from_empty_statistics():
     np.testing.assert_array_equal(extract_features(p[1:])[0], extract_features(p[1:2])[0])
 
 
+def test_weights_nest_as_in_the_real_rows(real_sample_dir):
+    """Real N-BaIoT rows: HH_jit weight == HH weight (both per ordered IP pair), HpHp <= HH <= H."""
+    ours = features_frame(random_packets(300, seed=3))
+    tcp_udp_icmp = random_packets(300, seed=3)["proto"] != PROTO_ARP  # ARP sockets are MAC pairs
+    real = pd.concat(pd.read_csv(f) for f in sorted(real_sample_dir.rglob("*.csv")))
+    for frame, rows in ((ours, tcp_udp_icmp), (real, slice(None))):
+        for window in schema.WINDOW_NAMES:
+            w = {g: frame[f"{g}_{window}_weight"].to_numpy(np.float64)[rows] for g in schema.FEATURE_GROUPS}
+            np.testing.assert_allclose(w["HH_jit"], w["HH"], rtol=1e-6)
+            assert np.all(w["HpHp"] <= w["HH"] * (1 + 1e-6))
+            assert np.all(w["HH"] <= w["H"] * (1 + 1e-6))
+
+
 def test_chunked_processing_carries_state_across_chunks(monkeypatch):
     p = random_packets(100, seed=7)
     whole = extract_features(p)
