@@ -255,7 +255,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     kwargs: dict[str, Any] = {"progress": not args.quiet}
     if args.dest:
-        kwargs["dest"] = Path(args.dest)
+        kwargs["dest_dir"] = Path(args.dest)
     path = download_nbaiot(**kwargs)
     print(f"N-BaIoT archive: {path}\nuse it with: mbm-iot run -p data_source {path}")
     return 0

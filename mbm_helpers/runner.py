@@ -11,7 +11,6 @@ its error and points to the executed copy (``<name>.failed.ipynb``) holding the 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -204,6 +203,7 @@ def execute_notebook(
     """
     import papermill
 
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:IProgress not found")  # tqdm without ipywidgets
     target.parent.mkdir(parents=True, exist_ok=True)
     failed = target.with_name(f"{target.stem}.failed.ipynb")
     start = time.perf_counter()
@@ -224,7 +224,7 @@ def execute_notebook(
                 os.replace(running, failed)
             where = f"; the executed notebook is {failed}" if failed.exists() else ""
             raise NotebookError(f"notebook {source.name} failed: {_error_text(exc)}{where}") from exc
-        _strip_local_paths(running)
+        tidy_notebook(running)
         os.replace(running, target)
     failed.unlink(missing_ok=True)
     if html_dir is not None:
@@ -232,13 +232,35 @@ def execute_notebook(
     return time.perf_counter() - start
 
 
-def _strip_local_paths(path: Path) -> None:
-    """Drop papermill's absolute input/output paths from the notebook metadata (they are local)."""
-    nb = json.loads(path.read_text())
-    meta = nb.get("metadata", {}).get("papermill", {})
+#: Log lines TensorFlow's C++ runtime writes to stderr on import (noise in a rendered notebook).
+_LOG_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|I0000 |W0000 |To enable the following "
+    r"instructions:).*\n?",
+    re.MULTILINE,
+)
+
+
+def tidy_notebook(path: Path) -> None:
+    """Make an executed notebook read well: merge progress-bar updates into their final line
+    (nbconvert's ``CoalesceStreamsPreprocessor``), drop TensorFlow's import-time log lines and papermill's
+    absolute input/output paths (local to the machine that ran it)."""
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    nb = nbformat.read(path, as_version=4)
+    coalesce = CoalesceStreamsPreprocessor()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.outputs:
+            if out.output_type == "stream" and out.name == "stderr":
+                out.text = _LOG_NOISE.sub("", out.text)
+        cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text]
+        coalesce.preprocess_cell(cell, {}, i)
+    meta = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):
         meta.pop(key, None)
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    nbformat.write(nb, path)
 
 
 def write_html(notebook: Path, target: Path) -> Path:
