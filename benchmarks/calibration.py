@@ -74,14 +74,22 @@ def compare(real_dir: Path = REAL, seed: int = 0, benign_rows: int = 3000, attac
                 }
             )
             for window in ("L0.1", "L0.01"):
-                for stat in ("weight", "mean", "std" if "std" in schema.FEATURE_GROUPS[group] else "variance"):
+                for stat in (
+                    "weight",
+                    "mean",
+                    "std" if "std" in schema.FEATURE_GROUPS[group] else "variance",
+                ):
                     col = f"{group}_{window}_{stat}"
                     rq, sq = real[col].quantile(QUANTILES), sim[col].quantile(QUANTILES)
                     detail.append(
-                        {"device": dev, "class": label, "feature": col,
-                         **{f"real q{int(q * 100)}": rq[q] for q in QUANTILES},
-                         **{f"sim q{int(q * 100)}": sq[q] for q in QUANTILES},
-                         "match": feature_matches(real[col], sim[col])}  # fmt: skip
+                        {
+                            "device": dev,
+                            "class": label,
+                            "feature": col,
+                            **{f"real q{int(q * 100)}": rq[q] for q in QUANTILES},
+                            **{f"sim q{int(q * 100)}": sq[q] for q in QUANTILES},
+                            "match": feature_matches(real[col], sim[col]),
+                        }  # fmt: skip
                     )
     return {"summary": pd.DataFrame(summary), "detail": pd.DataFrame(detail)}
 
@@ -126,7 +134,9 @@ def write_report(result: dict, path: Path = HERE / "CALIBRATION.md") -> Path:
         "",
         "## Features that do not match",
         "",
-        _md_table(summary.loc[summary["unmatched"] != "", ["device", "class", "group", "matching", "unmatched"]]),
+        _md_table(
+            summary.loc[summary["unmatched"] != "", ["device", "class", "group", "matching", "unmatched"]]
+        ),
         "",
         "## Quantiles side by side (L0.1 and L0.01 windows)",
         "",
@@ -147,7 +157,9 @@ def main() -> None:
     result = compare(args.real, seed=args.seed)
     path = write_report(result)
     summary = result["summary"]
-    print(summary.pivot_table(index=["device", "class"], columns="group", values="share", sort=False).round(2))
+    print(
+        summary.pivot_table(index=["device", "class"], columns="group", values="share", sort=False).round(2)
+    )
     print(f"wrote {path}")
 
 
