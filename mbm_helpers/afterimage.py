@@ -13,9 +13,8 @@ Groups, in column order (``schema.FEATURES``), and what keys their streams:
 - ``H``: frame sizes per source IP.
 - ``HH``: frame sizes on the channel between two IPs. The packet's own direction (src -> dst) gives
   weight, mean and std; both directions give magnitude ``sqrt(mean_a**2 + mean_b**2)``, radius
-  ``sqrt(var_a + var_b)`` (or, with ``radius="sqrt_var_sq_sum"``, ``sqrt(var_a**2 + var_b**2)``: what
-  the published N-BaIoT rows hold, see ``extract_features``), covariance (Kitsune's approximate
-  covariance: a damped sum of products of the newest residual ``x - mean`` of one direction with the
+  ``sqrt(var_a**2 + var_b**2)`` (what the published N-BaIoT rows hold, see ``extract_features``;
+  ``radius="sqrt_var_sum"`` gives ``sqrt(var_a + var_b)``), covariance (Kitsune's approximate covariance: a damped sum of products of the newest residual ``x - mean`` of one direction with the
   last residual of the other, divided by its damped count) and pcc ``covariance / (std_a * std_b)``
   (0 when a std is 0).
 - ``HH_jit``: inter-arrival times per ordered (source IP, destination IP). As in the N-BaIoT run, a
@@ -226,15 +225,16 @@ def _validate(packets: np.ndarray) -> None:
 
 
 def extract_features(
-    packets: np.ndarray, *, radius: str = "sqrt_var_sum", progress: bool = False
+    packets: np.ndarray, *, radius: str = "sqrt_var_sq_sum", progress: bool = False
 ) -> np.ndarray:
     """The 115 N-BaIoT features of each packet, shape ``(n, 115)``, float64, in input order.
 
     ``packets`` is a time-sorted ``PACKET_DTYPE`` table of one capture (statistics start empty).
-    ``radius`` of the 2-D groups: ``"sqrt_var_sum"`` = ``sqrt(var_a + var_b)`` (the project's
-    definition) or ``"sqrt_var_sq_sum"`` = ``sqrt(var_a**2 + var_b**2)`` (Kitsune's Python code; the
-    published N-BaIoT rows satisfy ``pcc = covariance / (std_a * var_b**0.5)`` with ``var_b`` recovered
-    from this radius to ~1e-9, and not with the other). ``progress`` shows a tqdm bar.
+    ``radius`` of the 2-D groups: ``"sqrt_var_sq_sum"`` = ``sqrt(var_a**2 + var_b**2)`` (the default:
+    Kitsune's Python code, and what N-BaIoT holds) or ``"sqrt_var_sum"`` = ``sqrt(var_a + var_b)``
+    (Kitsune's Cython code). The published N-BaIoT rows satisfy
+    ``pcc = covariance / (std_a * var_b**0.5)`` with ``var_b`` recovered from the default radius to
+    ~1e-9, and not from the other. ``progress`` shows a tqdm bar.
     Raises ``DataError`` for a wrong dtype, a non-finite timestamp or an unknown protocol and
     ``ValueError`` naming the first packet out of time order or an unknown ``radius``.
     """
@@ -271,7 +271,7 @@ def extract_features(
 
 
 def features_frame(
-    packets: np.ndarray, *, radius: str = "sqrt_var_sum", progress: bool = False
+    packets: np.ndarray, *, radius: str = "sqrt_var_sq_sum", progress: bool = False
 ) -> pd.DataFrame:
     """``extract_features`` as a DataFrame of float32 columns named ``schema.FEATURES``."""
     values = extract_features(packets, radius=radius, progress=progress).astype(np.float32)

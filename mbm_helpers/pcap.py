@@ -217,7 +217,7 @@ def write_pcap(path: str | os.PathLike, packets: np.ndarray) -> Path:
 
 
 def featurize_pcap(
-    path: str | os.PathLike, *, radius: str = "sqrt_var_sum", progress: bool = False
+    path: str | os.PathLike, *, radius: str = "sqrt_var_sq_sum", progress: bool = False
 ) -> pd.DataFrame:
     """The 115 N-BaIoT features of every kept packet of a capture (packets sorted by time first).
 

@@ -103,7 +103,7 @@ def test_two_d_statistics_by_hand():
             "mean": mean_ab,
             "std": math.sqrt(var_ab),
             "magnitude": math.hypot(mean_ab, mean_ba),
-            "radius": math.sqrt(var_ab + var_ba),
+            "radius": math.hypot(var_ab, var_ba),
             "covariance": cov,
             "pcc": cov / math.sqrt(var_ab * var_ba),
         }
@@ -114,13 +114,13 @@ def test_two_d_statistics_by_hand():
 def test_radius_variants():
     rows = [(10.0, A, B, 100), (10.0, B, A, 300), (11.0, B, A, 500), (12.0, A, B, 200)]
     var_ab, var_ba = 1600.0, 80000 / 9  # as in test_two_d_statistics_by_hand
-    default = extract_features(make(rows))
-    squares = extract_features(make(rows), radius="sqrt_var_sq_sum")
-    assert val(default, 3, "HH_L1_radius") == pytest.approx(math.sqrt(var_ab + var_ba))
+    sums = extract_features(make(rows), radius="sqrt_var_sum")
+    squares = extract_features(make(rows))  # the default: what N-BaIoT holds
+    assert val(sums, 3, "HH_L1_radius") == pytest.approx(math.sqrt(var_ab + var_ba))
     assert val(squares, 3, "HH_L1_radius") == pytest.approx(math.hypot(var_ab, var_ba))
     assert val(squares, 3, "HpHp_L1_radius") == pytest.approx(var_ab)  # reply is another socket pair
     radius = np.array([n.endswith("_radius") for n in schema.FEATURES])
-    np.testing.assert_array_equal(default[:, ~radius], squares[:, ~radius])
+    np.testing.assert_array_equal(sums[:, ~radius], squares[:, ~radius])
     with pytest.raises(ValueError, match="radius='sqrt'"):
         extract_features(make(rows), radius="sqrt")
 
@@ -283,7 +283,7 @@ def reference_features(packets: np.ndarray) -> np.ndarray:
                 cov.add((a, b), x - own.mean(), t, lam)
                 c = cov.cf3 / cov.w3
                 sd = math.sqrt(own.var()) * math.sqrt(other.var())
-                mag, radius = math.hypot(own.mean(), other.mean()), math.sqrt(own.var() + other.var())
+                mag, radius = math.hypot(own.mean(), other.mean()), math.hypot(own.var(), other.var())
                 groups[group] += [
                     own.w,
                     own.mean(),
