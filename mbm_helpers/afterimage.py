@@ -14,7 +14,8 @@ Groups, in column order (``schema.FEATURES``), and what keys their streams:
 - ``HH``: frame sizes on the channel between two IPs. The packet's own direction (src -> dst) gives
   weight, mean and std; both directions give magnitude ``sqrt(mean_a**2 + mean_b**2)``, radius
   ``sqrt(var_a**2 + var_b**2)`` (what the published N-BaIoT rows hold, see ``extract_features``;
-  ``radius="sqrt_var_sum"`` gives ``sqrt(var_a + var_b)``), covariance (Kitsune's approximate covariance: a damped sum of products of the newest residual ``x - mean`` of one direction with the
+  ``radius="sqrt_var_sum"`` gives ``sqrt(var_a + var_b)``), covariance (Kitsune's approximate
+  covariance: a damped sum of products of the newest residual ``x - mean`` of one direction with the
   last residual of the other, divided by its damped count) and pcc ``covariance / (std_a * std_b)``
   (0 when a std is 0).
 - ``HH_jit``: inter-arrival times per ordered (source IP, destination IP). As in the N-BaIoT run, a
