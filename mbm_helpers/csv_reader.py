@@ -62,7 +62,7 @@ def check_header(data: str | Path | bytes | bytearray, where: str) -> None:
     if not line.strip():
         raise DataError(f"{where}: empty file (no N-BaIoT header line)")
     text = line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r")
-    problem = header_problem([c.strip() for c in text.split(",")])
+    problem = header_problem([c.strip().strip('"') for c in text.split(",")])  # CSV may quote names
     if problem:
         raise DataError(f"{where}: {problem}")
 
