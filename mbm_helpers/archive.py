@@ -62,7 +62,8 @@ def rar4_crcs(location: tuple[str, ...]) -> dict[str, int] | None:
                     if flags & 0x100:
                         pack += struct.unpack_from("<I", rest, 25)[0] << 32
                     name = rest[name_at : name_at + name_size].split(b"\0")[0].decode("utf-8", "replace")
-                    crcs[name.replace("\\", "/")] = crc
+                    if flags & 0xE0 != 0xE0:  # not a directory entry
+                        crcs[name.replace("\\", "/")] = crc
                     skip = pack
                 elif flags & 0x8000 and len(rest) >= 4:  # block with data after its header
                     skip = struct.unpack_from("<I", rest)[0]
@@ -92,7 +93,10 @@ def _rar_reader(location: tuple[str, ...]) -> Iterator[libarchive.read.ArchiveRe
 
 
 def rar_members(rar: RarSource) -> list[str]:
-    """Names of the regular files inside an attacks RAR (reads through it once)."""
+    """Names of the regular files inside an attacks RAR (from its headers when it is RAR 4)."""
+    crcs = rar4_crcs(rar.location)
+    if crcs is not None:
+        return list(crcs)
     with _rar_reader(rar.location) as archive:
         return [entry.pathname for entry in archive if entry.isfile]
 

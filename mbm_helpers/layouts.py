@@ -167,7 +167,8 @@ def list_sources(source: str | os.PathLike) -> list[SourceFile | RarSource]:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for fname in sorted(files):
                 path = Path(root) / fname
-                kind = classify(str(path.relative_to(source)), str(path))
+                # Relative to the parent, so a single device folder can be loaded as well.
+                kind = classify(str(path.relative_to(source.parent)), str(path))
                 if kind is None:
                     continue
                 st = path.stat()

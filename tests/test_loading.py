@@ -255,6 +255,10 @@ def test_crlf_and_official_extras_are_handled(real_sample_dir: Path, tmp_path: P
     path = src / "Danmini_Doorbell" / "benign_traffic.csv"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     (src / "demonstrate_structure.csv").write_bytes(_lines(path)[0].encode() + b"\r\n")
+    quoted = src / "Ecobee_Thermostat" / "benign_traffic.csv"  # a CSV writer may quote the names
+    lines = _lines(quoted)
+    lines[0] = ",".join(f'"{c}"' for c in lines[0].split(","))
+    quoted.write_text("\n".join(lines) + "\n")
     (src / "N_BaIoT_dataset_description_v1.txt").write_text("description")
     pd.testing.assert_frame_equal(
         load_nbaiot(src, cache=False, progress=False),
@@ -279,6 +283,11 @@ def test_unknown_file_and_device_names(real_sample_dir: Path, tmp_path: Path, re
     shutil.copyfile(real_sample_dir / "Danmini_Doorbell" / "benign_traffic.csv", src / rel)
     with pytest.raises(DataError, match=match):
         load_nbaiot(src, cache=False, progress=False)
+
+
+def test_single_device_folder(real_sample_dir: Path) -> None:
+    df = load_nbaiot(real_sample_dir / "Ecobee_Thermostat", cache=False, progress=False)
+    assert set(df["device"]) == {"Ecobee_Thermostat"} and len(df) == 450
 
 
 def test_no_nbaiot_files(tmp_path: Path) -> None:
