@@ -208,7 +208,7 @@ def _doorbell(
         jitter=0.0005,
         rtt=0.08,
         also=relays[1:],
-        reply_prob=0.35,
+        reply_prob=0.03,
     )
     cloud_link = Service(
         "cloud-tcp-keepalive",
@@ -219,6 +219,7 @@ def _doorbell(
         period=period / 2.0,
         jitter=0.01,
         rtt=0.08,
+        reply_prob=0.05,
     )
     ring = Stream(
         "ring-video",
@@ -339,15 +340,19 @@ def _build() -> dict[str, DeviceProfile]:
             "192.168.1.12",
             "44:61:32:a9:0c:17",
             (
+                # one long-lived TLS connection: sensor reports and pushed settings, ACKed late
                 Service(
                     "telemetry",
                     "52.2.120.44",
                     443,
                     PROTO_TCP,
-                    tcp_exchange((300, 620), (140, 420)),
-                    period=60.0,
-                    jitter=0.03,
-                    persistent=False,
+                    (
+                        Step(True, (110, 600)),
+                        Step(False, (60, 460), delay=0.25, rtt=1.0),
+                        Step(True, (TCP_ACK_BARE, TCP_ACK_BARE), delay=0.2),
+                    ),
+                    period=26.0,
+                    jitter=0.6,
                     rtt=0.07,
                 ),
                 Service(
@@ -360,16 +365,6 @@ def _build() -> dict[str, DeviceProfile]:
                     jitter=0.1,
                     persistent=False,
                     rtt=0.09,
-                ),
-                Service(
-                    "sensor-poll",
-                    "52.2.120.45",
-                    8089,
-                    PROTO_TCP,
-                    request_response((110, 230), (110, 230)) + (Step(True, (TCP_ACK, TCP_ACK), 0.0004),),
-                    period=35.0,
-                    jitter=0.4,
-                    rtt=0.07,
                 ),
                 *_infra(900, 1024, 300),
             ),
