@@ -235,7 +235,8 @@ def execute_notebook(
 #: Log lines TensorFlow's C++ runtime writes to stderr on import (noise in a rendered notebook).
 _LOG_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\)|I0000 |W0000 |To enable the following "
-    r"instructions:).*\n?",
+    r"instructions:|WARNING:tensorflow:\d+ out of the last \d+ calls to .* triggered tf\.function "
+    r"retracing).*\n?",
     re.MULTILINE,
 )
 
