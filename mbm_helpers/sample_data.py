@@ -37,7 +37,7 @@ from mbm_helpers.atomic import atomic_path
 from mbm_helpers.simulator import simulate_file
 
 #: Bump whenever the simulator's output changes: ``ensure_sample`` then regenerates old folders.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 #: Rows per device at scale 1.0: benign file, and each attack file.
 DEFAULT_BENIGN_ROWS = 3000
 DEFAULT_ATTACK_ROWS = 500

@@ -213,25 +213,25 @@ def _raw_flood(
     )
 
 
-def mirai_ack(rng, dev, t0, t1):
+def mirai_ack(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """ACK flood, 512-byte random payload, random ports; the victim answers some with RST."""
     sent = _raw_flood(rng, dev, t0, t1, FLOOD_PPS["mirai_ack"] * dev.power, 566, PROTO_TCP)
     return np.concatenate([sent, _responses(rng, dev, sent, 0.15, 60, PROTO_TCP)])
 
 
-def mirai_syn(rng, dev, t0, t1):
+def mirai_syn(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """SYN flood with TCP options, random ports; the victim answers closed ports with RST."""
     sent = _raw_flood(rng, dev, t0, t1, FLOOD_PPS["mirai_syn"] * dev.power, TCP_SYN, PROTO_TCP)
     return np.concatenate([sent, _responses(rng, dev, sent, 0.3, 60, PROTO_TCP)])
 
 
-def mirai_udp(rng, dev, t0, t1):
+def mirai_udp(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """Raw UDP flood, 512-byte payload, random ports; rate-limited ICMP port unreachable back."""
     sent = _raw_flood(rng, dev, t0, t1, FLOOD_PPS["mirai_udp"] * dev.power, 554, PROTO_UDP)
     return np.concatenate([sent, _responses(rng, dev, sent, 0.02, 590, PROTO_ICMP)])
 
 
-def mirai_udpplain(rng, dev, t0, t1):
+def mirai_udpplain(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """UDP flood through an ordinary socket: one port pair, 512-byte payload."""
     sent = _raw_flood(
         rng, dev, t0, t1, FLOOD_PPS["mirai_udpplain"] * dev.power, 554, PROTO_UDP, fixed_ports=True
@@ -313,23 +313,23 @@ def _junk_connections(
     return packets[(packets["ts"] >= t0) & (packets["ts"] < t1)]
 
 
-def gafgyt_junk(rng, dev, t0, t1):
+def gafgyt_junk(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """Random strings written over eight long-lived TCP connections to the victim's port 80."""
     return _junk_connections(rng, dev, t0, t1, FLOOD_PPS["gafgyt_junk"] * dev.power, lifetime=20.0, dport=80)
 
 
-def gafgyt_combo(rng, dev, t0, t1):
+def gafgyt_combo(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """Junk writes over short connections: a stream of fresh handshakes plus spam data."""
     return _junk_connections(rng, dev, t0, t1, FLOOD_PPS["gafgyt_combo"] * dev.power, lifetime=0.6, dport=80)
 
 
-def gafgyt_udp(rng, dev, t0, t1):
+def gafgyt_udp(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """Raw UDP with 1,024-byte payloads to random ports of the victim."""
     sent = _raw_flood(rng, dev, t0, t1, FLOOD_PPS["gafgyt_udp"] * dev.power, 1066, PROTO_UDP)
     return np.concatenate([sent, _responses(rng, dev, sent, 0.02, 590, PROTO_ICMP)])
 
 
-def gafgyt_tcp(rng, dev, t0, t1):
+def gafgyt_tcp(rng: np.random.Generator, dev: DeviceProfile, t0: float, t1: float) -> np.ndarray:
     """Raw TCP segments with all flags set, no payload, random source ports, to the victim's port 80."""
     return _raw_flood(rng, dev, t0, t1, FLOOD_PPS["gafgyt_tcp"] * dev.power, 60, PROTO_TCP, dport=80)
 

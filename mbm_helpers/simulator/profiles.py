@@ -17,7 +17,7 @@ addresses, servers and rates, so two cameras are alike but not identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mbm_helpers import schema
 from mbm_helpers.packets import PROTO_ARP, PROTO_TCP, PROTO_UDP
@@ -152,7 +152,6 @@ class DeviceProfile:
     #: Victim of the floods.
     target_ip: str = "192.168.1.200"
     capture_start: float = 1.5060e9
-    extra: dict = field(default_factory=dict)
 
 
 def _infra(dns_period: float, ntp_period: float, arp_period: float) -> tuple[Service, ...]:
