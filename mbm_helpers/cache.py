@@ -76,19 +76,34 @@ def cached_rows(path: Path) -> int | None:
     return meta.num_rows
 
 
-def read_table(path: Path, *, head: int | None = None) -> pa.Table:
-    """Read a cache file, or only the row groups covering its first ``head`` rows."""
+def read_into(path: Path, out: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """Fill ``out`` (k x 115, C-order) from a cache file: its first k rows, or the sorted ``rows``.
+
+    Reads one row group at a time (only those needed), so memory stays at one row group.
+    """
+    want = len(out) if rows is None else len(rows)
+    if out.shape != (want, len(FLOAT32_SCHEMA)):
+        raise ValueError(f"output shape {out.shape} does not match {want} rows x {len(FLOAT32_SCHEMA)}")
     try:
         pf = pq.ParquetFile(path)
-        if head is None:
-            return pf.read(use_threads=True)
-        groups, rows = [], 0
+        starts = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)])
+        if (rows is None and starts[-1] < want) or (rows is not None and want and rows[-1] >= starts[-1]):
+            raise DataError(
+                f"{path}: cache file has {starts[-1]} rows, fewer than needed; delete it to rebuild"
+            )
+        pos = 0
         for i in range(pf.num_row_groups):
-            if rows >= head:
+            if pos >= want:
                 break
-            groups.append(i)
-            rows += pf.metadata.row_group(i).num_rows
-        return pf.read_row_groups(groups, use_threads=True).slice(0, head)
+            if rows is None:
+                table = pf.read_row_group(i, use_threads=True).slice(0, want - pos)
+            else:
+                hi = np.searchsorted(rows, starts[i + 1])
+                if hi == pos:
+                    continue
+                table = pf.read_row_group(i, use_threads=True).take(rows[pos:hi] - starts[i])
+            fill_rows(table, out[pos : pos + table.num_rows])
+            pos += table.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: unreadable cache file ({exc}); delete it to rebuild") from exc
 

@@ -17,7 +17,7 @@ the parsed files are held until the table is assembled (up to twice the table's 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,8 @@ from mbm_helpers.cache import (
     cache_path,
     cached_rows,
     fill_rows,
+    read_into,
     read_listing,
-    read_table,
     write_listing,
     write_table,
 )
@@ -168,19 +168,6 @@ def _rows_to_keep(src: SourceFile, n: int, cap: int | None, sampling: str, seed:
     return np.sort(rng.choice(n, size=cap, replace=False))
 
 
-def _cached_tables(
-    root: Path, files: list[SourceFile], keeps: dict[SourceFile, np.ndarray | int]
-) -> Iterator[pa.Table]:
-    """The kept rows of each file's cache, one file at a time.
-
-    (Reading the next file in a thread while one is copied gave no measurable gain on 2 cores.)
-    """
-    for src in files:
-        keep = keeps[src]
-        table = read_table(cache_path(root, src), head=keep if isinstance(keep, int) else None)
-        yield table if isinstance(keep, int) else table.take(keep)
-
-
 def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(categories)), validate=False)
 
@@ -238,19 +225,14 @@ def load_nbaiot(
     row = np.empty(total, dtype=np.int32)
     codes = {name: np.empty(total, dtype=np.int8) for name in ("device", "device_type", "botnet", "attack")}
     start = 0
-    pieces = _cached_tables(root, files, keeps) if root is not None else (tables.pop(f) for f in files)
-    for src, size, table in tqdm(
-        zip(files, sizes, pieces, strict=True),
-        total=len(files),
-        desc="Loading N-BaIoT",
-        unit="file",
-        disable=not progress,
+    for src, size in tqdm(
+        list(zip(files, sizes, strict=True)), desc="Loading N-BaIoT", unit="file", disable=not progress
     ):
         keep, stop = keeps[src], start + size
-        if table.num_rows != size:
-            raise DataError(f"cache of {src.display} has {table.num_rows} rows, expected {size}; delete it")
-        fill_rows(table, X[start:stop])
-        del table
+        if root is not None:
+            read_into(cache_path(root, src), X[start:stop], None if isinstance(keep, int) else keep)
+        else:
+            fill_rows(tables.pop(src), X[start:stop])
         row[start:stop] = np.arange(size, dtype=np.int32) if isinstance(keep, int) else keep
         codes["device"][start:stop] = _DEVICE_INDEX[src.device]
         codes["device_type"][start:stop] = schema.DEVICE_TYPES.index(schema.device(src.device).type)

@@ -14,8 +14,9 @@ import pytest
 
 from mbm_helpers import cache as cache_mod
 from mbm_helpers import schema
-from mbm_helpers.cache import fill_rows, read_table, write_table
+from mbm_helpers.cache import fill_rows, read_into, write_table
 from mbm_helpers.csv_reader import FLOAT32_SCHEMA, read_nbaiot_csv
+from mbm_helpers.errors import DataError
 from mbm_helpers.loading import load_nbaiot
 
 
@@ -76,15 +77,25 @@ def test_corrupt_cache_file_is_rebuilt(real_sample_dir: Path, tmp_path: Path) ->
     assert pq.read_metadata(victim).num_rows == 150
 
 
-def test_head_reads_only_needed_row_groups(real_sample_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_read_into_by_row_group(real_sample_dir: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(cache_mod, "ROW_GROUP_SIZE", 16)
     table = read_nbaiot_csv(real_sample_dir / "Danmini_Doorbell" / "benign_traffic.csv", "benign")
+    values = np.column_stack([c.to_numpy() for c in table.columns])
     path = tmp_path / "t.parquet"
     write_table(table, path)
     assert pq.ParquetFile(path).num_row_groups == 10
-    head = read_table(path, head=40)
-    assert head.num_rows == 40 and head.equals(table.slice(0, 40))
-    assert read_table(path).equals(table)
+    for k in (1, 16, 40, 150):
+        out = np.full((k, schema.N_FEATURES), -1, np.float32)
+        read_into(path, out)
+        np.testing.assert_array_equal(out, values[:k])
+    rows = np.array([0, 3, 15, 16, 17, 100, 149])  # across group boundaries, some groups skipped
+    out = np.full((len(rows), schema.N_FEATURES), -1, np.float32)
+    read_into(path, out, rows)
+    np.testing.assert_array_equal(out, values[rows])
+    with pytest.raises(DataError, match="fewer than needed"):
+        read_into(path, np.empty((151, schema.N_FEATURES), np.float32))
+    with pytest.raises(ValueError, match="does not match"):
+        read_into(path, np.empty((3, schema.N_FEATURES), np.float32), rows)
 
 
 def test_write_table_rejects_other_schemas(tmp_path: Path) -> None:
