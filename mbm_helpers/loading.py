@@ -17,7 +17,7 @@ the parsed files are held until the table is assembled (up to twice the table's 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +134,7 @@ def _select_files(
     return sorted(chosen.values(), key=lambda s: (_DEVICE_INDEX[s.device], _CLASS_INDEX[s.attack]))
 
 
-def _parse_all(files: list[SourceFile], progress: bool, desc: str):
+def _parse_all(files: list[SourceFile], progress: bool, desc: str) -> Iterator[tuple[SourceFile, pa.Table]]:
     """Yield ``(source, float32 table)`` for each file, streaming each RAR once."""
     plain = [f for f in files if not is_rar_member(f)]
     by_rar: dict[tuple[str, ...], list[SourceFile]] = {}
