@@ -122,11 +122,20 @@ def generate_sample(
 ) -> Path:
     """Generate the simulated sample into ``out_dir`` (replaced atomically) and return it.
 
+    ``out_dir`` must be new, empty or an earlier simulated sample (it is replaced as a whole).
+
     ``devices`` (names or ids; default all nine) limits the devices; ``scale`` multiplies the rows
     per file (3,000 benign and 500 per attack at 1.0). Wrong parameters raise ``ValueError``.
     """
     names = _check(scale, seed, devices)
     out_dir = Path(out_dir)
+    if out_dir.is_file() or (
+        out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file()
+    ):
+        raise ValueError(
+            f"{out_dir} exists and is not a simulated sample (no {MANIFEST}); generate_sample replaces its "
+            "output folder, so give a new or empty folder"
+        )
     jobs = [(name, label) for name in names for _, label in schema.files_of(name)]
     counts: dict[str, int] = {}
     with atomic_path(out_dir, directory=True) as tmp:

@@ -100,6 +100,13 @@ def test_wrong_parameters_raise_clear_errors(tmp_path, kwargs, message):
     assert not (tmp_path / "bad").exists()
 
 
+def test_refuses_to_replace_a_folder_that_is_not_a_sample(tmp_path):
+    (tmp_path / "keep.txt").write_text("not mine")
+    with pytest.raises(ValueError, match="not a simulated sample"):
+        generate_sample(tmp_path, scale=SCALE, devices=[1], progress=False)
+    assert (tmp_path / "keep.txt").read_text() == "not mine"
+
+
 def test_ensure_sample_reuses_a_current_folder_and_regenerates_old_ones(small, tmp_path, monkeypatch):
     monkeypatch.setenv("MBM_DATA_DIR", str(tmp_path))
     expected = tmp_path / f"simulated-scale{SCALE:g}-seed0"
