@@ -103,6 +103,9 @@ def _add_run_options(p: argparse.ArgumentParser, default_output: str) -> None:
     )
     p.add_argument("--smoke", action="store_true", help="shortcut for -p smoke True")
     p.add_argument("--no-html", action="store_true", help="do not render HTML pages")
+    p.add_argument(
+        "--notebooks-dir", metavar="FOLDER", help="folder of the NN_*.ipynb series (default: notebooks/)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
@@ -116,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the notebook series into an output folder",
         formatter_class=raw,
-        description="Run the notebooks in order with papermill; write the executed "
+        description="Run the notebooks in order with papermill; write the executed\n"
         "notebooks, their HTML and the artefacts; print the final comparison table.",
         epilog=EPILOG_RUN,
     )
@@ -127,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the series once per parameter set of a YAML file",
         formatter_class=raw,
         epilog=EPILOG_BATCH,
-        description="Run the series for each parameter set, each into OUTPUT/<run "
-        "name>/, then write OUTPUT/batch_summary.csv and print it. -p/-f parameters "
-        "apply to every run (a run's own values win).",
+        description="Run the series for each parameter set, each into OUTPUT/<run name>/,\n"
+        "then write OUTPUT/batch_summary.csv and print it. -p/-f parameters apply to\n"
+        "every run (a run's own values win).",
     )
     batch.add_argument("runs", metavar="RUNS_YAML", help="YAML file listing the parameter sets")
     _add_run_options(batch, "output/batch")
@@ -142,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         "is replaced only if it ran without error.",
     )
     nbs.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="only these notebooks (number or name)")
+    nbs.add_argument(
+        "--notebooks-dir", metavar="FOLDER", help="folder of the NN_*.ipynb series (default: notebooks/)"
+    )
     nbs.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     data = sub.add_parser(
@@ -186,9 +192,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mbm_helpers import runner
 
     params = _parameters(args)
+    notebooks = runner.select_notebooks(runner.series_notebooks(args.notebooks_dir), args.only)
+    runner.check_parameters(params, notebooks)
     _ensure_sample_first(params, args.quiet)
     result = runner.run_series(
-        params, output_dir=args.output, only=args.only, html=not args.no_html, progress=not args.quiet
+        params,
+        output_dir=args.output,
+        notebooks_dir=args.notebooks_dir,
+        only=args.only,
+        html=not args.no_html,
+        progress=not args.quiet,
     )
     print(f"\nexecuted notebooks: {result.output_dir / 'notebooks'}")
     if result.html:
@@ -210,6 +223,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         runs,
         output_dir=args.output,
         base_parameters=_parameters(args),
+        notebooks_dir=args.notebooks_dir,
         only=args.only,
         html=not args.no_html,
         progress=not args.quiet,
@@ -225,9 +239,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_notebooks(args: argparse.Namespace) -> int:
     from mbm_helpers import runner
 
-    seconds = runner.run_in_place(only=args.only, progress=not args.quiet)
+    seconds = runner.run_in_place(notebooks_dir=args.notebooks_dir, only=args.only, progress=not args.quiet)
     print(
-        f"re-executed in place in {runner.NOTEBOOKS_DIR}: "
+        f"re-executed in place in {args.notebooks_dir or runner.NOTEBOOKS_DIR}: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
     )
     return 0
