@@ -110,8 +110,9 @@ class BaseDetector(BaseEstimator):
             raise ValueError(f"n_std must be a finite number >= 0, got {self.n_std!r}")
 
     def _scale_fit(self, X: pd.DataFrame) -> np.ndarray:
-        self.scaler_ = SignedLogScaler().fit(feature_matrix(X))
-        return self.scaler_.transform(feature_matrix(X))
+        features = feature_matrix(X)
+        self.scaler_ = SignedLogScaler().fit(features)
+        return self.scaler_.transform(features)
 
     def _check_frame(self, X, where: str, *, benign: bool = False) -> None:
         name = type(self).__name__
