@@ -1,12 +1,16 @@
-"""Parquet cache of parsed N-BaIoT CSVs: one float32 Parquet file per source CSV.
+"""Parquet cache of parsed N-BaIoT CSVs: one Parquet file per source CSV, rows stored row-major.
 
 Whatever the layout (official zip with RAR members, extracted folders, flat mirror), each
 source CSV is converted once to ``<cache>/nbaiot-v<FORMAT_VERSION>/<device>.<attack>.<key>.parquet``
 where ``key`` hashes the source's location (outer file and member names), the outer file's
 size and modification time, and the format version: editing or replacing a source gives a new
 key, so a stale cache is never read. Files are written atomically (temporary name, then rename).
-Reading fills slices of one preallocated float32 array, so a full reload never holds two copies.
-RAR member listings are cached too (as JSON), so a fully cached reload never opens a RAR.
+
+Each file has one column, ``features``: a 460-byte fixed-size binary value per row holding its
+115 float32 features (little-endian, ``schema.FEATURES`` order, listed in the file's metadata).
+Reading a row group is thus a plain copy into a slice of the one preallocated C-order float32
+table, with no transposition: measured 4x less CPU than 115 float32 columns, and with lz4 it is
+also smaller. RAR member listings are cached too (as JSON), so a cached reload never opens a RAR.
 """
 
 from __future__ import annotations
@@ -26,10 +30,16 @@ from mbm_helpers.errors import DataError
 from mbm_helpers.layouts import RarSource, SourceFile
 
 #: Bump when the cached file format changes; old entries are then ignored.
-FORMAT_VERSION = 1
-#: Parquet codec of cache files: lz4 read as fast as uncompressed here and is a third smaller.
+FORMAT_VERSION = 2
+#: Parquet codec of cache files: lz4 read as fast as uncompressed and halved the simulated sample.
 COMPRESSION = "lz4"
 ROW_GROUP_SIZE = 65_536
+_ROW_BYTES = 4 * len(FLOAT32_SCHEMA)
+#: Arrow schema of a cache file.
+CACHE_SCHEMA = pa.schema(
+    [("features", pa.binary(_ROW_BYTES))],
+    metadata={"features": json.dumps(list(FLOAT32_SCHEMA.names)), "dtype": "<f4"},
+)
 _FILL_BLOCK = 1_024  # rows copied per column at a time: keeps the strided writes in cache
 
 
@@ -51,13 +61,22 @@ def cache_path(root: str | os.PathLike, src: SourceFile) -> Path:
 
 
 def write_table(table: pa.Table, path: Path) -> None:
-    """Write a parsed float32 table to ``path`` atomically."""
+    """Write a parsed table (115 float32 columns) to ``path`` atomically, rows packed row-major."""
     if table.schema != FLOAT32_SCHEMA:
         raise ValueError(f"cache tables must have the 115 float32 N-BaIoT columns, got {table.schema}")
+    rows = np.empty((table.num_rows, len(FLOAT32_SCHEMA)), dtype="<f4")
+    fill_rows(table, rows)
+    packed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(_ROW_BYTES), len(rows), [None, pa.py_buffer(rows)]
+    )
     with atomic_path(path) as tmp:
-        # Plain (not dictionary) encoding: measured 1.3-1.6x faster to read for these float columns.
         pq.write_table(
-            table, tmp, compression=COMPRESSION, use_dictionary=False, row_group_size=ROW_GROUP_SIZE
+            pa.Table.from_arrays([packed], schema=CACHE_SCHEMA),
+            tmp,
+            compression=COMPRESSION,
+            use_dictionary=False,
+            write_statistics=False,
+            row_group_size=ROW_GROUP_SIZE,
         )
 
 
@@ -67,13 +86,21 @@ def cached_rows(path: Path) -> int | None:
         return None
     try:
         meta = pq.read_metadata(path)
+        ok = meta.schema.to_arrow_schema().equals(CACHE_SCHEMA, check_metadata=True)
     except (pa.ArrowException, OSError):
-        path.unlink(missing_ok=True)
-        return None
-    if meta.schema.to_arrow_schema().remove_metadata() != FLOAT32_SCHEMA:
+        ok = False
+    if not ok:
         path.unlink(missing_ok=True)
         return None
     return meta.num_rows
+
+
+def _row_group(pf: pq.ParquetFile, i: int) -> np.ndarray:
+    """One row group of a cache file as a (rows x 115) float32 array (a view of Arrow memory)."""
+    col = pf.read_row_group(i, use_threads=False).column(0).combine_chunks()
+    return np.frombuffer(
+        col.buffers()[1], dtype="<f4", count=len(col) * len(FLOAT32_SCHEMA), offset=col.offset * _ROW_BYTES
+    ).reshape(len(col), len(FLOAT32_SCHEMA))
 
 
 def read_into(path: Path, out: np.ndarray, rows: np.ndarray | None = None) -> None:
@@ -96,14 +123,14 @@ def read_into(path: Path, out: np.ndarray, rows: np.ndarray | None = None) -> No
             if pos >= want:
                 break
             if rows is None:
-                table = pf.read_row_group(i, use_threads=True).slice(0, want - pos)
+                block = _row_group(pf, i)[: want - pos]
             else:
-                hi = np.searchsorted(rows, starts[i + 1])
+                hi = int(np.searchsorted(rows, starts[i + 1]))
                 if hi == pos:
                     continue
-                table = pf.read_row_group(i, use_threads=True).take(rows[pos:hi] - starts[i])
-            fill_rows(table, out[pos : pos + table.num_rows])
-            pos += table.num_rows
+                block = _row_group(pf, i)[rows[pos:hi] - starts[i]]
+            out[pos : pos + len(block)] = block
+            pos += len(block)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: unreadable cache file ({exc}); delete it to rebuild") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -38,7 +39,10 @@ def test_default_cache_folder_and_cache_false(real_sample_dir: Path, tmp_path: P
         for a in ("benign", "gafgyt_scan", "mirai_scan")
     )
     meta = pq.read_metadata(files[0])
-    assert meta.schema.to_arrow_schema().remove_metadata() == FLOAT32_SCHEMA
+    arrow_schema = meta.schema.to_arrow_schema()
+    assert arrow_schema.field("features").type == pa.binary(4 * 115)  # one row-major row per value
+    assert json.loads(arrow_schema.metadata[b"features"]) == list(schema.FEATURES)
+    assert meta.num_rows == 150
     assert meta.row_group(0).column(0).compression.lower() == cache_mod.COMPRESSION
 
 
@@ -47,8 +51,13 @@ def test_cache_values_round_trip_exactly(real_sample_dir: Path, tmp_path: Path) 
     path = next(p for p in _parquets(tmp_path) if p.name.startswith("Ecobee_Thermostat.gafgyt_scan."))
     csv = real_sample_dir / "Ecobee_Thermostat" / "gafgyt_attacks" / "scan.csv"
     expected = pd.read_csv(csv, dtype=np.float64).to_numpy().astype(np.float32)
-    got = np.column_stack([c.to_numpy() for c in pq.read_table(path).columns])
+    got = np.full(expected.shape, np.nan, np.float32)
+    read_into(path, got)
     np.testing.assert_array_equal(got, expected)
+    raw = pq.read_table(path).column("features").combine_chunks().buffers()[1]  # the documented format
+    np.testing.assert_array_equal(
+        np.frombuffer(raw, "<f4", count=expected.size).reshape(expected.shape), expected
+    )
 
 
 def test_changed_source_is_reconverted(real_sample_dir: Path, tmp_path: Path) -> None:
@@ -75,6 +84,9 @@ def test_corrupt_cache_file_is_rebuilt(real_sample_dir: Path, tmp_path: Path) ->
     victim.write_bytes(victim.read_bytes()[:100])
     pd.testing.assert_frame_equal(load_nbaiot(real_sample_dir, cache=tmp_path, progress=False), expected)
     assert pq.read_metadata(victim).num_rows == 150
+    pq.write_table(pa.table({"x": np.zeros(150, np.float32)}), victim)  # readable, but not our format
+    pd.testing.assert_frame_equal(load_nbaiot(real_sample_dir, cache=tmp_path, progress=False), expected)
+    assert pq.read_metadata(victim).schema.to_arrow_schema().names == ["features"]
 
 
 def test_read_into_by_row_group(real_sample_dir: Path, tmp_path: Path, monkeypatch) -> None:
