@@ -11,6 +11,7 @@ weights in plain NumPy, which is several times faster than ``Model.predict`` on 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ banner out of notebooks
@@ -19,10 +20,20 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 #: Default architecture (chosen by measurement, see benchmarks/bench_models.py).
 DEFAULT_HIDDEN: tuple[int, ...] = (64, 32)
 DEFAULT_LATENT_DIM = 8
+
+
+def auto_batch_size(n_rows: int, *, steps_per_epoch: int = 128, largest: int = 1024) -> int:
+    """Batch size giving about ``steps_per_epoch`` steps per epoch: a power of 2 in [32, ``largest``].
+
+    Small training sets (a scaled-down sample, one device's rows) then still get enough gradient
+    steps per epoch, while N-BaIoT-sized ones use large, fast batches (1024 from ~130,000 rows).
+    """
+    return int(min(largest, max(32, 2 ** round(np.log2(max(n_rows, 1) / steps_per_epoch)))))
 
 
 @keras.saving.register_keras_serializable(package="mbm_iot")
@@ -201,7 +212,7 @@ class NumpyCVAE:
     (``W_k[k]``) instead of a concatenation, which saves a matmul and a copy.
     """
 
-    def __init__(self, models: CVAEModels, *, chunk_rows: int = 2048):
+    def __init__(self, models: CVAEModels, *, chunk_rows: int = 1024, n_jobs: int | None = None):
         enc, dec = models.encoder, models.decoder
         self.encoder_layers = dense_stack(enc, "encoder_dense")
         self.z_mean_layer = dense_stack(enc, "z_mean")[0]
@@ -210,11 +221,13 @@ class NumpyCVAE:
         self.n_features = int(enc.inputs[0].shape[-1])
         self.latent_dim = self.z_mean_layer[0].shape[1]
         self.chunk_rows = chunk_rows
+        self.n_jobs = n_jobs or os.cpu_count() or 1
 
     @staticmethod
     def _first(h: np.ndarray, k: np.ndarray, W: np.ndarray, b: np.ndarray, n_in: int) -> np.ndarray:
+        # one-hot k times its kernel rows = a row lookup; the bias is folded into the looked-up rows
         out = h @ W[:n_in]
-        out += W[n_in:][k] + b
+        out += (W[n_in:] + b)[k]
         return out
 
     def _chunk(self, X: np.ndarray, k: np.ndarray, *, decode: bool):
@@ -236,22 +249,45 @@ class NumpyCVAE:
         kld = -0.5 * (1.0 + z_log_var - np.square(z_mean) - np.exp(z_log_var)).sum(axis=1)
         return z_mean, re, kld
 
+    def _map(self, fn, n: int) -> None:
+        """Run ``fn(start)`` over row chunks: single-threaded BLAS, chunks spread over a thread pool.
+
+        Small matmuls scale badly with multi-threaded BLAS (thread hand-offs dominate, worst on a
+        busy machine), so each chunk runs on one BLAS thread and ``n_jobs`` chunks run at once
+        (NumPy releases the GIL in matmuls and ufuncs).
+        """
+        starts = range(0, n, self.chunk_rows)
+        with threadpool_limits(1, user_api="blas"):
+            if self.n_jobs == 1 or len(starts) == 1:
+                for s in starts:
+                    fn(s)
+            else:
+                with ThreadPoolExecutor(self.n_jobs) as pool:
+                    list(pool.map(fn, starts))
+
     def scores(self, X: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row (RE, KLD), float32 and float64 arrays; ``k`` holds condition indices."""
+        """Per-row (RE, KLD) as float64 arrays; ``k`` holds condition indices."""
         X = np.ascontiguousarray(X, dtype=np.float32)
+        k = np.asarray(k)
         re = np.empty(len(X), np.float64)
         kld = np.empty(len(X), np.float64)
-        for s in range(0, len(X), self.chunk_rows):
-            _, re[s : s + self.chunk_rows], kld[s : s + self.chunk_rows] = self._chunk(
-                X[s : s + self.chunk_rows], k[s : s + self.chunk_rows], decode=True
-            )
+        c = self.chunk_rows
+
+        def one(s: int) -> None:
+            _, re[s : s + c], kld[s : s + c] = self._chunk(X[s : s + c], k[s : s + c], decode=True)
+
+        self._map(one, len(X))
         return re, kld
 
     def encode(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
         """``z_mean`` of every row."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        parts = [
-            self._chunk(X[s : s + self.chunk_rows], k[s : s + self.chunk_rows], decode=False)[0]
-            for s in range(0, len(X), self.chunk_rows)
-        ]
-        return np.concatenate(parts) if parts else np.empty((0, self.latent_dim), np.float32)
+        k = np.asarray(k)
+        out = np.empty((len(X), self.latent_dim), np.float32)
+        c = self.chunk_rows
+
+        def one(s: int) -> None:
+            out[s : s + c] = self._chunk(X[s : s + c], k[s : s + c], decode=False)[0]
+
+        self._map(one, len(X))
+        return out

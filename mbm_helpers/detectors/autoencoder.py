@@ -1,7 +1,8 @@
 """Autoencoder baselines: ``AE1Detector`` (one AE for all devices), ``AE2Detector`` (one per device).
 
 Dense autoencoder ``115 -> hidden -> bottleneck -> reversed hidden -> 115`` (ReLU, linear output),
-MSE loss, Adam, early stopping on the validation rows when given. Score: per-row MSE, computed in
+MSE loss, Adam, batch size ``mbm_helpers.cvae.auto_batch_size`` by default, early stopping on the
+validation rows when given. Score: per-row MSE, computed in
 NumPy from the trained weights. Thresholds: one global one for AE1, one per device for AE2.
 """
 
@@ -12,6 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from mbm_helpers.cvae import auto_batch_size
 from mbm_helpers.detectors.base import BaseDetector
 from mbm_helpers.errors import DataError
 
@@ -74,7 +76,7 @@ class _AEBase(BaseDetector):
         hidden=(64, 32),
         bottleneck: int = 8,
         epochs: int = 12,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
         patience: int = 3,
         learning_rate: float = 1e-3,
         n_std: float = 3.0,
@@ -94,7 +96,7 @@ class _AEBase(BaseDetector):
 
     def _check_params(self) -> None:
         super()._check_params()
-        for name in ("epochs", "batch_size", "bottleneck"):
+        for name in ("epochs", "bottleneck") + (("batch_size",) if self.batch_size is not None else ()):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -120,7 +122,7 @@ class _AEBase(BaseDetector):
             Z,
             validation_data=(Z_val, Z_val) if callbacks else None,
             epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
+            batch_size=int(self.batch_size or auto_batch_size(len(Z))),
             shuffle=True,
             callbacks=callbacks,
             verbose=self.verbose,
