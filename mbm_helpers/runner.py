@@ -241,10 +241,33 @@ _LOG_NOISE = re.compile(
 )
 
 
+#: A tqdm progress-bar update: ``desc: NN%|``.
+_PROGRESS = re.compile(r"^\s*([^:\n]+): +\d+%\|")
+
+
+def _tidy_streams(outputs: list) -> list:
+    """Drop TensorFlow log noise, then keep only the last update of each progress bar."""
+    for out in outputs:
+        if out.output_type == "stream" and out.name == "stderr":
+            out.text = _LOG_NOISE.sub("", out.text)
+    last: dict[str, int] = {}
+    for i, out in enumerate(outputs):
+        if out.output_type == "stream" and (m := _PROGRESS.match(out.text.split("\r")[-1] or out.text)):
+            last[m.group(1)] = i
+    kept = []
+    for i, out in enumerate(outputs):
+        if out.output_type == "stream":
+            m = _PROGRESS.match(out.text.split("\r")[-1] or out.text)
+            if (m and last[m.group(1)] != i) or not out.text.strip():
+                continue
+        kept.append(out)
+    return kept
+
+
 def tidy_notebook(path: Path) -> None:
     """Make an executed notebook read well: merge progress-bar updates into their final line
-    (nbconvert's ``CoalesceStreamsPreprocessor``), drop TensorFlow's import-time log lines and papermill's
-    absolute input/output paths (local to the machine that ran it)."""
+    (nbconvert's ``CoalesceStreamsPreprocessor``), drop TensorFlow's import-time log lines and
+    papermill's absolute input/output paths (local to the machine that ran it)."""
     import nbformat
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
@@ -253,10 +276,8 @@ def tidy_notebook(path: Path) -> None:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        for out in cell.outputs:
-            if out.output_type == "stream" and out.name == "stderr":
-                out.text = _LOG_NOISE.sub("", out.text)
-        cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text]
+        coalesce.preprocess_cell(cell, {}, i)
+        cell.outputs = _tidy_streams(cell.outputs)
         coalesce.preprocess_cell(cell, {}, i)
     meta = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):

@@ -159,7 +159,7 @@ def setup(**parameters: Any) -> Settings:
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     _figure_style()
     shown = ", ".join(f"{k}={v}" for k, v in asdict(settings).items() if k != "output_dir")
-    print(f"settings: {shown}\nartefacts: {settings.output_dir.resolve()}")
+    print(f"settings: {shown}\nartefacts: {settings.output_dir}")
     return settings
 
 
