@@ -246,9 +246,15 @@ def load_nbaiot(
         ThreadPoolExecutor(max_workers=_THREADS) as pool,
         tqdm(total=len(files), desc="Loading N-BaIoT", unit="file", disable=not progress) as bar,
     ):
-        for future in [pool.submit(fill, i) for i in range(len(files))]:
-            future.result()
-            bar.update()
+        futures = [pool.submit(fill, i) for i in range(len(files))]
+        try:
+            for future in futures:
+                future.result()
+                bar.update()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
     features = pd.DataFrame(X, columns=list(schema.FEATURES), copy=False)
     labels = pd.DataFrame(
