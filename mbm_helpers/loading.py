@@ -6,7 +6,8 @@ extracting), the extracted nested folder (``<Device>/gafgyt_attacks/scan.csv``) 
 mirror (``1.gafgyt.scan.csv``); see :mod:`mbm_helpers.layouts`. All three give the same table:
 the 115 float32 features in file order, then categorical ``device``, ``device_type``,
 ``botnet``, ``attack`` and the int32 ``row`` (position within its source file), ordered by
-device, file (:func:`schema.files_of` order) and row.
+device, file (:func:`schema.files_of` order) and row. Rows are kept as published: the exact
+duplicate rows N-BaIoT contains are not removed here (a modelling choice left to the caller).
 
 The first load converts each source CSV to a Parquet cache (:mod:`mbm_helpers.cache`); later
 loads read it straight into one preallocated float32 array that backs the DataFrame without a
