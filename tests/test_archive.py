@@ -149,3 +149,18 @@ def test_cached_reload_does_not_open_rars(real_sample_zip: Path, tmp_path: Path,
     monkeypatch.setattr(loading, "iter_rar_members", fail)
     monkeypatch.setattr(loading, "read_nbaiot_csv", fail)
     pd.testing.assert_frame_equal(load_nbaiot(real_sample_zip, cache=tmp_path, progress=False), first)
+
+
+def test_non_rar4_archives_are_listed_by_libarchive(
+    real_sample_zip: Path, real_sample_dir: Path, monkeypatch
+) -> None:
+    """RAR 5 has no RAR 4 headers to walk: members are then listed and checked by libarchive alone."""
+    from mbm_helpers import archive
+
+    monkeypatch.setattr(archive, "rar4_crcs", lambda location: None)
+    rars = [e for e in loading.list_sources(real_sample_zip) if isinstance(e, loading.RarSource)]
+    assert len(rars) == 4 and all(archive.rar_members(r) == ["scan.csv"] for r in rars)
+    pd.testing.assert_frame_equal(
+        load_nbaiot(real_sample_zip, cache=False, progress=False),
+        load_nbaiot(real_sample_dir, cache=False, progress=False),
+    )
