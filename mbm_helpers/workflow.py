@@ -456,7 +456,8 @@ def claims_text(claims: pd.DataFrame, settings: Settings) -> str:
     parts = [
         f"On {data}, the CVAE's mean FPR over devices is {measured.iloc[0]} and its mean FNR over attacks "
         f"{measured.iloc[1]} (the paper reports both below 0.01). {len(held)} of the {len(claims)} claims "
-        f"checked hold here and {len(failed)} do not."
+        f"checked {'holds' if len(held) == 1 else 'hold'} here and {len(failed)} "
+        f"{'does' if len(failed) == 1 else 'do'} not."
     ]
     if held:
         parts.append("Holding: " + "; ".join(held) + ".")
