@@ -104,6 +104,12 @@ def _add_run_options(p: argparse.ArgumentParser, default_output: str) -> None:
     p.add_argument("--smoke", action="store_true", help="shortcut for -p smoke True")
     p.add_argument("--no-html", action="store_true", help="do not render HTML pages")
     p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete artefacts of earlier runs first (by default, ones built with the same "
+        "settings are reused)",
+    )
+    p.add_argument(
         "--notebooks-dir", metavar="FOLDER", help="folder of the NN_*.ipynb series (default: notebooks/)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -201,6 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         notebooks_dir=args.notebooks_dir,
         only=args.only,
         html=not args.no_html,
+        fresh=args.fresh,
         progress=not args.quiet,
     )
     print(f"\nexecuted notebooks: {result.output_dir / 'notebooks'}")
@@ -226,6 +233,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         notebooks_dir=args.notebooks_dir,
         only=args.only,
         html=not args.no_html,
+        fresh=args.fresh,
         progress=not args.quiet,
     )
     print(f"\nbatch summary ({Path(args.output) / 'batch_summary.csv'}):")

@@ -308,6 +308,7 @@ def run_series(
     notebooks_dir: str | os.PathLike | None = None,
     only: Iterable[str] | None = None,
     html: bool = True,
+    fresh: bool = False,
     progress: bool = True,
     kernel_name: str = KERNEL_NAME,
 ) -> SeriesResult:
@@ -315,7 +316,8 @@ def run_series(
 
     ``parameters`` override the notebooks' defaults; ``output_dir`` (the artefacts folder) is
     ``<output_dir>/artefacts`` unless given. ``only`` runs a subset (numbers or names); each
-    notebook rebuilds what earlier ones would have written, or reuses their files.
+    notebook rebuilds what earlier ones would have written, or reuses their files (artefacts built
+    with the same settings are reused across runs; ``fresh=True`` removes them first).
     """
     notebooks = select_notebooks(series_notebooks(notebooks_dir), only)
     out = Path(output_dir).expanduser().resolve()
@@ -324,6 +326,8 @@ def run_series(
     params = _absolute_paths(params)
     result = SeriesResult(output_dir=out, parameters=params)
     out.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        workflow.remove_artefacts(result.artefacts_dir)
     for i, nb in enumerate(notebooks, 1):
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} ...")
         target = out / "notebooks" / nb.name
@@ -385,6 +389,7 @@ def run_batch(
     notebooks_dir: str | os.PathLike | None = None,
     only: Iterable[str] | None = None,
     html: bool = True,
+    fresh: bool = False,
     progress: bool = True,
     kernel_name: str = KERNEL_NAME,
 ) -> pd.DataFrame:
@@ -420,6 +425,7 @@ def run_batch(
                 notebooks_dir=notebooks_dir,
                 only=only,
                 html=html,
+                fresh=fresh,
                 progress=progress,
                 kernel_name=kernel_name,
             )

@@ -303,6 +303,30 @@ def make_detectors(settings: Settings) -> dict:
     return detectors
 
 
+def detector_table(detectors: dict) -> pd.DataFrame:
+    """One row per detector: its class, threshold groups, training rows and other settings."""
+    hidden = ("n_std", "threshold_source", "seed", "verbose", "n_jobs", "max_train_rows", "condition")
+    rows = []
+    for name, det in detectors.items():
+        p = det.get_params()
+        if "condition" in p:
+            groups = f"one per {p['condition'].replace('_', ' ')}"
+        else:
+            groups = "one per device" if type(det).__name__ == "AE2Detector" else "one for all devices"
+        rows.append(
+            {
+                "detector": name,
+                "class": type(det).__name__,
+                "thresholds": f"{groups} (mean + {p['n_std']:g} std)",
+                "training rows": f"seeded sample of {p['max_train_rows']:,}"
+                if p.get("max_train_rows")
+                else "all",
+                "settings": ", ".join(f"{k}={v}" for k, v in p.items() if k not in hidden),
+            }
+        )
+    return pd.DataFrame(rows).set_index("detector")
+
+
 def get_cvae(settings: Settings, split=None, *, progress: bool = True):
     """The trained CVAE detector, from ``cvae/`` or trained on ``split`` (benign train rows)."""
     from mbm_helpers.detectors import CVAEDetector
@@ -491,6 +515,18 @@ def save_result(table: pd.DataFrame, settings: Settings, name: str) -> Path:
     with atomic_path(target) as tmp:
         table.to_csv(tmp, index=False)
     return target
+
+
+#: The artefact folders the notebooks write (see the module docstring).
+ARTEFACTS = ("split", "cvae", "cvae_evaluation", "comparison", "results")
+
+
+def remove_artefacts(output_dir: str | os.PathLike) -> None:
+    """Delete the artefacts a previous run left in ``output_dir`` (only the folders it writes)."""
+    import shutil
+
+    for name in ARTEFACTS:
+        shutil.rmtree(Path(output_dir) / name, ignore_errors=True)
 
 
 def read_comparison(artefacts_dir: str | os.PathLike) -> pd.DataFrame | None:

@@ -195,3 +195,10 @@ def test_settings_validate_every_parameter(tmp_path: Path):
     ]:
         with pytest.raises(ValueError, match=next(iter(bad)) if "colour" not in bad else "unknown parameter"):
             workflow.Settings.from_parameters(**bad)
+
+
+def test_fresh_removes_only_the_artefact_folders_the_notebooks_write(tmp_path: Path):
+    for name in ("split", "cvae", "results", "my_notes"):
+        (tmp_path / name).mkdir()
+    workflow.remove_artefacts(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["my_notes"]
