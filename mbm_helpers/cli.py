@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     nbs.add_argument(
         "--notebooks-dir", metavar="FOLDER", help="folder of the NN_*.ipynb series (default: notebooks/)"
     )
+    nbs.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse artefacts of an earlier run with the same settings (default: recompute all)",
+    )
     nbs.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     data = sub.add_parser(
@@ -247,7 +252,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_notebooks(args: argparse.Namespace) -> int:
     from mbm_helpers import runner
 
-    seconds = runner.run_in_place(notebooks_dir=args.notebooks_dir, only=args.only, progress=not args.quiet)
+    seconds = runner.run_in_place(
+        notebooks_dir=args.notebooks_dir, only=args.only, fresh=not args.reuse, progress=not args.quiet
+    )
     print(
         f"re-executed in place in {args.notebooks_dir or runner.NOTEBOOKS_DIR}: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())

@@ -11,6 +11,7 @@ its error and points to the executed copy (``<name>.failed.ipynb``) holding the 
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
@@ -352,15 +353,20 @@ def run_in_place(
     *,
     notebooks_dir: str | os.PathLike | None = None,
     only: Iterable[str] | None = None,
+    fresh: bool = True,
     progress: bool = True,
     kernel_name: str = KERNEL_NAME,
 ) -> dict[str, float]:
     """Re-execute the committed notebooks in place with their default parameters.
 
-    They run in their own folder (as in Jupyter), so their default ``output_dir`` applies. A
-    notebook is only replaced once it ran without error; returns wall seconds per notebook.
+    They run in their own folder (as in Jupyter), so their default ``output_dir`` applies; with
+    ``fresh`` (default) its artefacts are removed first, so every result is recomputed by the
+    current code. A notebook is only replaced once it ran without error; returns wall seconds.
     """
     notebooks = select_notebooks(series_notebooks(notebooks_dir), only)
+    if fresh:
+        default = ast.literal_eval(str(notebook_parameters(notebooks[0])["output_dir"]))
+        workflow.remove_artefacts(notebooks[0].parent / default)
     seconds: dict[str, float] = {}
     for i, nb in enumerate(notebooks, 1):
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} (in place) ...")
