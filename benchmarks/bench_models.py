@@ -92,7 +92,10 @@ def run(quick: bool = False) -> dict:
     n_tr, n_va = len(split.train), len(split.validation)
     train_flops = epochs_run * (6 * macs * n_tr + 2 * macs * n_va) + 2 * macs * n_tr  # + threshold pass
     report.update(
-        cvae_params={p: det.get_params()[p] for p in ("hidden", "latent_dim", "batch_size", "epochs")},
+        cvae_params={
+            **{p: det.get_params()[p] for p in ("hidden", "latent_dim", "epochs", "patience")},
+            "batch_size": det.batch_size_,  # the one used (the default None picks it from the rows)
+        },
         cvae_fit_s=round(det.fit_time_, 2),
         cvae_epochs_run=epochs_run,
         cvae_s_per_epoch=round(det.fit_time_ / epochs_run, 2),

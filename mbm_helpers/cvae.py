@@ -239,6 +239,7 @@ class NumpyCVAE:
         if not decode:
             return z_mean, None, None
         z_log_var = h @ self.z_log_var_layer[0] + self.z_log_var_layer[1]
+        np.minimum(z_log_var, 80.0, out=z_log_var)  # exp stays finite in float32 (KLD of ~e^80)
         W, b = self.decoder_layers[0]
         h = self._first(z_mean, k, W, b, self.latent_dim)
         for W, b in self.decoder_layers[1:]:
@@ -267,7 +268,7 @@ class NumpyCVAE:
 
     def scores(self, X: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-row (RE, KLD) as float64 arrays; ``k`` holds condition indices."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float32)
         k = np.asarray(k)
         re = np.empty(len(X), np.float64)
         kld = np.empty(len(X), np.float64)
@@ -281,7 +282,7 @@ class NumpyCVAE:
 
     def encode(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
         """``z_mean`` of every row."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float32)
         k = np.asarray(k)
         out = np.empty((len(X), self.latent_dim), np.float32)
         c = self.chunk_rows

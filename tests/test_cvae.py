@@ -97,3 +97,10 @@ def test_save_load_in_fresh_process_gives_identical_scores(tmp_path):
     assert loaded.get_params() == det.get_params()
     with pytest.raises(FileNotFoundError, match="cvae.keras"):
         CVAEDetector.load(tmp_path)
+
+
+def test_auto_batch_size():
+    assert cvae.auto_batch_size(330_000) == 1024
+    assert cvae.auto_batch_size(16_200) == 128
+    assert cvae.auto_batch_size(100) == 32
+    assert cvae.auto_batch_size(0) == 32

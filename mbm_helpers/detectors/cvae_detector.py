@@ -115,6 +115,7 @@ class CVAEDetector(BaseDetector):
             seed=self.seed,
             learning_rate=self.learning_rate,
         )
+        self.batch_size_ = int(self.batch_size or cvae.auto_batch_size(len(Z)))
         callbacks, val_data = [], None
         if validation is not None:
             val_data = ([Z_val, self._one_hot(validation)], cvae.training_targets(Z_val))
@@ -128,7 +129,7 @@ class CVAEDetector(BaseDetector):
             cvae.training_targets(Z),
             validation_data=val_data,
             epochs=int(self.epochs),
-            batch_size=int(self.batch_size or cvae.auto_batch_size(len(Z))),
+            batch_size=self.batch_size_,
             shuffle=True,
             callbacks=callbacks,
             verbose=self.verbose,
@@ -171,6 +172,7 @@ class CVAEDetector(BaseDetector):
             "thresholds": self.thresholds_.to_dict(orient="list"),
             "history": self.history_.to_dict(orient="list"),
             "fit_time": self.fit_time_,
+            "batch_size_used": self.batch_size_,
         }
         with atomic_path(path, directory=True) as tmp:
             self.models_.model.save(tmp / _MODEL_FILE)
@@ -202,5 +204,6 @@ class CVAEDetector(BaseDetector):
         det.thresholds_ = pd.DataFrame(meta["thresholds"])
         det.history_ = pd.DataFrame(meta["history"])
         det.fit_time_ = meta["fit_time"]
+        det.batch_size_ = meta["batch_size_used"]
         det._scorer = cvae.NumpyCVAE(det.models_)
         return det
