@@ -50,14 +50,20 @@ def notebook_seconds(stdout: str) -> dict[str, float]:
     return out
 
 
+def _shown(arg: str) -> str:
+    """A command-line argument as shown in the results: paths relative to the repository."""
+    repo = WORK.parents[2]
+    return str(Path(arg).relative_to(repo)) if arg.startswith(str(repo)) else arg
+
+
 def run_series(name: str, args: list[str], timeout: float = 3600) -> dict:
     """Time one ``mbm-iot run`` with ``args`` into a scratch folder; return its numbers."""
     out = WORK / name
     shutil.rmtree(out, ignore_errors=True)
     cli_args = [*args, "-o", str(out), "-q"]
-    result = measure(_BODY.replace("ARGS", repr(cli_args)[1:-1]), timeout=timeout)
+    result = measure(_BODY, setup=f"ARGS = {cli_args!r}", timeout=timeout)
     report = {
-        "command": "mbm-iot run " + " ".join(cli_args),
+        "command": "mbm-iot run " + " ".join(_shown(a) for a in cli_args),
         "ok": result["returncode"] == 0,
         "wall_s": round(result["wall_s"], 1),
         "largest_process_peak_rss_gb": round(result["largest_process_peak_rss_gb"], 2),

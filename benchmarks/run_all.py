@@ -157,7 +157,23 @@ def run_part(name: str, quick: bool) -> dict[str, Any]:
             entry["error"] = f"{type(exc).__name__}: {exc}"[-3000:]
             entry["traceback"] = traceback.format_exc()[-4000:]
     entry["load"] = watch.report
+    if name == "models" and "results" in entry:
+        entry["detector_settings"] = detector_settings(quick)
     return entry
+
+
+def detector_settings(quick: bool = False) -> dict[str, dict[str, Any]]:
+    """The size-related settings of ``make_detectors``' detectors (e.g. LOF/SVM training subsample)."""
+    from mbm_helpers.detectors import make_detectors
+
+    keys = ("max_train_rows", "max_samples", "n_estimators", "n_neighbors", "hidden", "bottleneck", "epochs")
+    out = {}
+    for name, det in make_detectors(quick=quick).items():
+        if name == "CVAE":  # bench_models trains its own CVAE (settings in its results)
+            continue
+        params = det.get_params()
+        out[name] = {k: params[k] for k in keys if k in params}
+    return out
 
 
 def run_all(parts: list[str], quick: bool, output: Path, progress: bool = True) -> dict[str, Any]:
@@ -549,6 +565,14 @@ def _details(results: dict) -> list[str]:
                 f"DataFrame {_num(res.get('cvae_score_dataframe_rows_per_s'))}, Keras predict "
                 f"{_num(res.get('cvae_score_keras_predict_rows_per_s'))} rows/s."
             )
+            settings = entry.get("detector_settings") or {}
+            if settings:
+                lines.append(
+                    "Size-related settings of the detectors (all fitted on the same training rows; "
+                    "`max_train_rows` is a seeded subsample of them; the CVAE's are above): "
+                    + "; ".join(f"{k} {v}" for k, v in settings.items())
+                    + "."
+                )
             rows = _detector_rows(results)
             if rows:
                 keys = [k for k in rows[0] if k != "detector"]
@@ -664,8 +688,19 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for RESULTS.md and results.json (default: benchmarks/, or benchmarks/work/quick "
         "with --quick, so a smoke check never replaces the measured results)",
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: rewrite RESULTS.md from the folder's results.json",
+    )
     args = parser.parse_args(argv)
     output = args.output or (QUICK_OUTPUT if args.quick else HERE)
+    if args.render:
+        if not (output / "results.json").is_file():
+            parser.error(f"--render: {output / 'results.json'} does not exist")
+        write_results(json.loads((output / "results.json").read_text()), output)
+        print(f"wrote {output / 'RESULTS.md'}")
+        return 0
     results = run_all(list(args.only or PARTS), args.quick, output)
     print(f"wrote {output / 'RESULTS.md'} and {output / 'results.json'}")
     return 1 if any("error" in p for p in results["parts"].values()) else 0

@@ -179,3 +179,19 @@ def test_quick_features_run_writes_results_and_keeps_other_parts(tmp_path: Path)
     assert _headline(text, "AfterImage feature extraction").rstrip().endswith("n/a (quick) |")
     assert "9 s" in _headline(text, "Cached reload of the full table")  # the kept part is rendered
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_a_failing_series_is_recorded_not_raised():
+    report = bench_notebooks.run_series("failing", ["--only", "99_no_such_notebook"], timeout=120)
+    assert report["ok"] is False and report["returncode"] == 2
+    assert "99_no_such_notebook" in report["error"]
+    assert report["command"].startswith("mbm-iot run --only 99_no_such_notebook -o benchmarks/work/")
+    assert not (bench_notebooks.WORK / "failing").exists()
+
+
+def test_render_only_rewrites_results_md(tmp_path: Path):
+    (tmp_path / "results.json").write_text(json.dumps(RESULTS))
+    assert run_all.main(["--render", "--output", str(tmp_path)]) == 0
+    assert (tmp_path / "RESULTS.md").read_text() == run_all.render(RESULTS)
+    with pytest.raises(SystemExit):
+        run_all.main(["--render", "--output", str(tmp_path / "empty")])
