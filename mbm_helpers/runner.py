@@ -419,10 +419,13 @@ def run_batch(
         prepared.append((name, params))
     if len({name for name, _ in prepared}) != len(prepared):
         raise ValueError(f"batch run names must be distinct, got {[n for n, _ in prepared]}")
+    # every parameter any run sets, with each run's effective value (its own, else the default)
+    varied = [k for k in workflow.PARAMETERS if k != "output_dir" and any(k in p for _, p in prepared)]
     rows = []
     for i, (name, params) in enumerate(prepared, 1):
         _say(progress, f"=== batch run {i}/{len(prepared)}: {name} ===")
-        shown = {k: v for k, v in params.items() if k != "output_dir"}
+        effective = workflow.Settings.from_parameters(**{k: v for k, v in params.items() if k in varied})
+        shown = {k: getattr(effective, k) for k in varied}
         start = time.perf_counter()
         try:
             result = run_series(
@@ -454,6 +457,8 @@ def run_batch(
         else:
             rows += [{**base, **rec} for rec in table.to_dict("records")]
     summary = pd.DataFrame(rows)
+    tail = [c for c in ("status", "seconds", "error") if c in summary]
+    summary = summary[[c for c in summary if c not in tail] + tail]
     with atomic_path(out / "batch_summary.csv") as tmp:
         summary.to_csv(tmp, index=False)
     return summary

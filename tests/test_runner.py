@@ -149,7 +149,7 @@ def test_load_batch_accepts_a_list_or_defaults_and_runs(tmp_path: Path):
 
 def test_run_batch_runs_each_set_into_its_folder_and_summarises(series: Path, tmp_path: Path):
     out = tmp_path / "batch"
-    runs = [{"name": "a", "seed": 1}, {"seed": 2}]
+    runs = [{"name": "a", "seed": 1, "condition": "device"}, {"seed": 2}]
     summary = runner.run_batch(
         runs,
         output_dir=out,
@@ -160,6 +160,8 @@ def test_run_batch_runs_each_set_into_its_folder_and_summarises(series: Path, tm
     )
     assert list(summary["run"]) == ["a", "run02_seed-2"]
     assert list(summary["seed"]) == [1, 2] and summary["status"].eq("ok").all()
+    assert list(summary["condition"]) == ["device", "device_type"]  # the default where a run sets none
+    assert list(summary.columns[-3:]) == ["status", "seconds", "error"]
     assert (out / "a" / "notebooks" / "01_second.ipynb").is_file() and not (out / "a" / "html").exists()
     assert pd.read_csv(out / "batch_summary.csv")["run"].tolist() == ["a", "run02_seed-2"]
     with pytest.raises(ValueError, match="batch run 2"):
