@@ -181,3 +181,14 @@ def test_committed_notebook_is_executed_in_order_without_errors(path: Path):
         o.get("text", "") for c in code for o in c.outputs if o["output_type"] == "stream"
     )
     assert "data_source=simulated" in settings_line and "smoke=False" in settings_line, "default parameters"
+
+
+def test_setup_notebook_reads_the_official_archive(real_sample_zip: Path, tmp_path: Path):
+    """Real N-BaIoT rows in the official layout (zip with RAR members) go through notebook 00."""
+    runner.run_series(
+        {"data_source": str(real_sample_zip)}, output_dir=tmp_path, only=["00"], html=False, progress=False
+    )
+    test = pd.read_parquet(tmp_path / "artefacts" / "split" / "test.parquet")
+    assert set(test["device"].astype(str)) == {"Danmini_Doorbell", "Ecobee_Thermostat"}
+    assert set(test["attack"].astype(str)) == {"benign", "gafgyt_scan", "mirai_scan"}
+    assert test["attack"].ne("benign").sum() == 2 * 2 * 150  # every attack row of the archive is a test row
