@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -31,6 +32,8 @@ results.mkdir(parents=True, exist_ok=True)
 pd.DataFrame({"detector": ["CVAE"], "seed": [seed], "smoke": [smoke]}).to_csv(
     results / "comparison_summary.csv", index=False)
 Path("cwd.txt").write_text(str(Path.cwd()))
+import sys
+Path("python.txt").write_text(sys.executable)
 """
 
 
@@ -89,6 +92,7 @@ def test_run_series_writes_notebooks_html_and_passes_parameters(series: Path, tm
     # artefacts default to <output>/artefacts; the notebooks run with the output folder as cwd
     assert result.artefacts_dir == out / "artefacts"
     assert Path((out / "cwd.txt").read_text()) == out
+    assert (out / "python.txt").read_text() == sys.executable  # the kernel runs in this environment
     assert not list(out.glob("notebooks/*.failed.ipynb")) and not list(out.glob("notebooks/.*"))
 
 
