@@ -445,13 +445,14 @@ def paper_claims(evaluation, detector: str = "CVAE") -> pd.DataFrame:
     tcp = by_attack[by_attack["attack"] == "gafgyt_tcp"].set_index("detector")["fnr"]
     if detector in tcp.index and len(tcp) > 1:
         rest = tcp.drop(detector)
+        missed = [str(d) for d in rest.index if rest[d] > 0.5]
         rows.append(
             (
-                "CVAE catches BASHLITE TCP floods that other models miss",
-                "CVAE best on gafgyt_tcp",
-                f"CVAE FNR {tcp[detector]:.4f}; best other {rest.idxmin()} {rest.min():.4f}, "
-                f"worst {rest.idxmax()} {rest.max():.4f}",
-                tcp[detector] < rest.min(),
+                "CVAE detects BASHLITE TCP floods (FNR < 0.01, no model better) that another model misses",
+                "CVAE best; others miss",
+                f"CVAE FNR {tcp[detector]:.4f}; best other {rest.idxmin()} {rest.min():.4f}; "
+                f"missed (FNR > 0.5) by {', '.join(missed) or 'none'}",
+                tcp[detector] < 0.01 and tcp[detector] <= rest.min() and bool(missed),
             )
         )
     fastest = _best(times.drop(detector))
