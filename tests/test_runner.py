@@ -208,3 +208,43 @@ def test_fresh_removes_only_the_artefact_folders_the_notebooks_write(tmp_path: P
         (tmp_path / name).mkdir()
     workflow.remove_artefacts(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["my_notes"]
+
+
+def _evaluation(fpr: dict, fnr: dict, tcp: dict, fit: dict):
+    from mbm_helpers.evaluation import Evaluation
+
+    names = list(fpr)
+    fpr_t = pd.DataFrame(
+        [{"detector": d, "device": "x", "device_type": "t", "n": 10, "fpr": v} for d, v in fpr.items()]
+    )
+    fnr_t = pd.DataFrame(
+        [{"detector": d, "attack": "gafgyt_scan", "n": 10, "fnr": 2 * v - tcp[d]} for d, v in fnr.items()]
+        + [{"detector": d, "attack": "gafgyt_tcp", "n": 10, "fnr": tcp[d]} for d in names]
+    )
+    summary = pd.DataFrame({"detector": names, "fit_time_s": [fit[d] for d in names]})
+    return Evaluation(fpr_t, fnr_t, fnr_t.iloc[:0], fnr_t.iloc[:0], summary)
+
+
+def test_paper_claims_are_checked_against_the_numbers():
+    good = _evaluation(
+        fpr={"IF": 0.05, "CVAE": 0.005},
+        fnr={"IF": 0.5, "CVAE": 0.004},
+        tcp={"IF": 0.9, "CVAE": 0.0},
+        fit={"IF": 20.0, "CVAE": 10.0},
+    )
+    claims = workflow.paper_claims(good)
+    assert claims["holds"].all(), claims
+    assert claims.loc[0, "measured"] == "0.0050"
+    bad = _evaluation(
+        fpr={"IF": 0.001, "CVAE": 0.02},
+        fnr={"IF": 0.01, "CVAE": 0.2},
+        tcp={"IF": 0.0, "CVAE": 0.3},
+        fit={"IF": 1.0, "CVAE": 10.0},
+    )
+    claims = workflow.paper_claims(bad)
+    assert not claims["holds"].any(), claims
+    text = workflow.claims_text(claims, workflow.Settings())
+    assert "mean FPR over devices is 0.0200" in text and "0 of the 6 claims checked hold" in text
+    assert "simulated" in text
+    with pytest.raises(ValueError, match="detector 'AE9'"):
+        workflow.paper_claims(good, detector="AE9")
