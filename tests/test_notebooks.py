@@ -192,3 +192,44 @@ def test_setup_notebook_reads_the_official_archive(real_sample_zip: Path, tmp_pa
     assert set(test["device"].astype(str)) == {"Danmini_Doorbell", "Ecobee_Thermostat"}
     assert set(test["attack"].astype(str)) == {"benign", "gafgyt_scan", "mirai_scan"}
     assert test["attack"].ne("benign").sum() == 2 * 2 * 150  # every attack row of the archive is a test row
+
+
+# ------------------------------------------------------------------ exploration helpers (no notebook)
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    from mbm_helpers.detectors.synthetic import synthetic_table
+
+    return synthetic_table(benign_rows=200, attack_rows=40, seed=1)
+
+
+def test_overlap_any_device_is_the_union_of_the_device_envelopes(table: pd.DataFrame):
+    from mbm_helpers import exploration
+
+    matrix = exploration.overlap_matrix(table, per_device=120, seed=0)
+    assert list(matrix.index) == list(schema.DEVICE_NAMES)
+    singles = matrix.drop(columns="any device")
+    assert (matrix["any device"] >= singles.max(axis=1) - 1e-12).all()
+    assert (matrix["any device"] <= singles.sum(axis=1) + 1e-12).all()
+    summary = exploration.overlap_summary(matrix)
+    np.testing.assert_allclose(summary["own device"], np.diag(singles.loc[:, matrix.index]))
+
+
+def test_exploration_errors_name_the_missing_column_or_group(table: pd.DataFrame):
+    from mbm_helpers import exploration
+    from mbm_helpers.errors import DataError
+
+    with pytest.raises(DataError, match="HH_L5_pcc"):
+        exploration.feature_ranges(table.drop(columns="HH_L5_pcc"))
+    scores = pd.DataFrame({"re": [1.0, 2.0], "kld": [1.0, 2.0]})
+    thresholds = pd.DataFrame(
+        [("doorbell", f, 1.0, 0.5, 2.5) for f in ("re", "kld")],
+        columns=["group", "factor", "mean", "std", "threshold"],
+    )
+    with pytest.raises(DataError, match="webcam"):
+        exploration.n_std_curve(scores, np.array(["doorbell", "webcam"]), np.array([False, True]), thresholds)
+    curve = exploration.n_std_curve(
+        scores, np.array(["doorbell"] * 2), np.array([False, True]), thresholds, [0, 3]
+    )
+    assert curve[["fpr", "fnr"]].to_numpy().tolist() == [[0.0, 0.0], [0.0, 1.0]]
