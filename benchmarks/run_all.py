@@ -261,8 +261,9 @@ TARGETS = (
         lambda v, r: v <= 5.0,
         "Allocating and first touching a float32 array of the table's size alone took {touch_s:.2f} s "
         "in a fresh process in the same run (page faults, slow on this virtual machine); the rest, "
-        "{reload_rest:.2f} s, is decoding the {cache_gib:.2f} GiB lz4 Parquet cache and copying rows into "
-        "the table on {cores} cores, which other processes shared ({other_cores} cores busy on average). "
+        "{reload_rest:.2f} s, is finding the cache files, decoding the {cache_gib:.2f} GiB lz4 Parquet cache "
+        "and copying rows into the table (faulting its pages in as it goes) on {cores} cores, which other "
+        "processes shared ({other_cores} cores busy on average). "
         "Fixes: a cache the reload can memory-map without decoding (an uncompressed .npy or Arrow IPC "
         "file of the feature block, whose pages are already in the page cache), so that no fresh 3 GiB "
         "has to be allocated and filled; and a machine with its cores free.",
@@ -299,9 +300,10 @@ TARGETS = (
         "packets/s",
         ">= 50,000",
         lambda v, r: v >= 50_000,
-        "The numba kernel updates 115 statistics per packet over 23 streams; at {packets:,.0f} packets/s "
-        "it is bound by per-packet dictionary look-ups of stream state. Mapping streams to integer "
-        "ids once in NumPy (already done) and keeping state in contiguous arrays is the fix.",
+        "Of {extract_s:.2f} s for {n_packets:,} packets, mapping packets to stream ids in NumPy took "
+        "{ids_s:.2f} s and the numba kernel the rest, on one pinned core while other processes used "
+        "{other_cores_features} cores. Profiling the kernel's per-packet updates of the stream state, "
+        "or extracting several captures in parallel processes, would raise the rate.",
     ),
     Target(
         "cvae_fit_s",
@@ -312,10 +314,11 @@ TARGETS = (
         "< 30 s",
         lambda v, r: v < 30.0,
         "Training ran {epochs} epochs at {s_per_epoch} s each and reached {fraction:.1%} of this machine's "
-        "float32 matmul FLOP/s: the small dense layers (batches of {batch} rows) are bound by Keras/TF's "
-        "per-step overhead, not by arithmetic, and other processes used {other_cores_models} cores on "
-        "average. Larger batches, a compiled (XLA) train step, or fewer epochs through earlier "
-        "stopping would bring it under 30 s; an unloaded machine would help too.",
+        "float32 matmul FLOP/s, so arithmetic is not the limit: with small dense layers and batches of "
+        "{batch} rows, each step's fixed cost in Keras/TensorFlow dominates; other processes used "
+        "{other_cores_models} cores on average meanwhile. Fewer, larger steps (a larger batch size) "
+        "or a compiled train step (XLA, ``jit_compile=True``) would cut that overhead; an unloaded "
+        "machine would help too.",
     ),
     Target(
         "cvae_score_numpy",
@@ -325,9 +328,11 @@ TARGETS = (
         "rows/s",
         ">= 1,000,000",
         lambda v, r: v >= 1_000_000,
-        "Scoring is two small matmul chains per row; at {score_numpy:,.0f} rows/s it is limited by "
-        "memory traffic of the intermediate activations on a loaded machine. Scoring in cache-sized "
-        "blocks with preallocated buffers would raise it.",
+        "At {score_numpy:,.0f} rows/s the scorer does {score_fraction:.1%} of this machine's float32 "
+        "matmul FLOP/s: its weight matrices are small, which BLAS runs well below its peak, and the "
+        "activation, error and KL passes between the layers go over memory; other processes used "
+        "{other_cores_models} cores meanwhile. Fusing the layers and the error/KL terms per block of "
+        "rows (one numba kernel that keeps a block in cache) would raise it.",
     ),
     Target(
         "cvae_score_dataframe",
@@ -338,8 +343,9 @@ TARGETS = (
         ">= 1,000,000",
         lambda v, r: v >= 1_000_000,
         "End to end, {score_df:,.0f} rows/s against {score_numpy:,.0f} rows/s for the NumPy scorer alone: "
-        "the difference is the scaler's transform and the copy of 115 float32 columns out of the "
-        "DataFrame. Transforming in place on one contiguous float32 block would close most of the gap.",
+        "the gap is the work outside the scorer (taking the 115 features out of the DataFrame, the "
+        "signed-log scaling and the condition lookup). Doing the scaling inside the scorer's blockwise "
+        "loop, on blocks still in cache, would remove most of it.",
     ),
     Target(
         "sample_s",
@@ -349,9 +355,10 @@ TARGETS = (
         "s",
         "< 60 s",
         lambda v, r: v < 60.0,
-        "Generation took {sample_s:.1f} s for {sample_rows:,} rows; it simulates packets and runs the "
-        "feature extractor for every file, serially. Generating files in parallel processes would "
-        "bring it under the target on 2 or more free cores.",
+        "Generation took {sample_s:.1f} s for {sample_rows:,} rows, one file after another on one core "
+        "(other processes used {other_cores_sample} cores meanwhile); it simulates the packets and runs "
+        "the feature extractor for every file. Generating files in parallel processes would use the "
+        "second core.",
     ),
 )
 
@@ -380,6 +387,15 @@ def _context(results: dict) -> dict[str, Any]:
         "other_cores": _other_cores(results, "data"),
         "other_cores_models": _other_cores(results, "models"),
         "packets": g("features.packets_per_s_one_core"),
+        "extract_s": g("features.extract_s"),
+        "ids_s": g("features.of_which_stream_ids_s"),
+        "n_packets": g("features.packets", 0),
+        "other_cores_features": _other_cores(results, "features"),
+        "other_cores_sample": _other_cores(results, "sample"),
+        "score_fraction": g("models.cvae_score_numpy_rows_per_s")
+        * 2
+        * g("models.cvae_macs_per_row")
+        / max(g("models.matmul_gflops") * 1e9, 1.0),
         "epochs": g("models.cvae_epochs_run"),
         "s_per_epoch": g("models.cvae_s_per_epoch"),
         "fraction": g("models.cvae_train_fraction_of_matmul"),
