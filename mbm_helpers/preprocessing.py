@@ -144,10 +144,35 @@ def conditions(df: pd.DataFrame, condition: str) -> np.ndarray:
         raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
     if condition not in df.columns:
         raise DataError(f"conditions: missing column {condition!r}")
-    labels = df[condition].astype(object).to_numpy()
+    col = df[condition]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # fast path: map the few categories, not every row
+        codes = col.cat.codes.to_numpy()
+        if (codes < 0).any():
+            raise DataError(f"conditions: missing value in column {condition!r}")
+        return np.asarray(col.cat.categories.astype(str), dtype=object)[codes]
+    labels = col.astype(object).to_numpy()
     if pd.isna(labels).any():
         raise DataError(f"conditions: missing value in column {condition!r}")
     return labels.astype(str).astype(object)
+
+
+def label_codes(labels: pd.Series, known: Sequence[str], *, what: str) -> np.ndarray:
+    """Position of every label in ``known`` (int64); a label not in ``known`` raises ``DataError``.
+
+    Fast for the tidy table's categorical columns: the few categories are matched once, then
+    the integer codes are mapped, instead of hashing a million strings.
+    """
+    known_index = pd.Index([str(k) for k in known])
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        cat_pos = known_index.get_indexer(labels.cat.categories.astype(str))
+        codes = labels.cat.codes.to_numpy()
+        idx = np.where(codes >= 0, cat_pos[np.maximum(codes, 0)], -1)
+    else:
+        idx = known_index.get_indexer(labels.astype(str).to_numpy())
+    if (idx < 0).any():
+        bad = labels.iloc[int(np.argmax(idx < 0))]
+        raise DataError(f"{what} {bad!r} was not in the training rows (known: {', '.join(map(str, known))})")
+    return idx.astype(np.int64)
 
 
 def signed_log(X: np.ndarray) -> np.ndarray:
@@ -211,10 +236,12 @@ class SignedLogScaler(TransformerMixin, BaseEstimator):
         return out
 
     def _check(self, X, *, fitting: bool) -> np.ndarray:
+        checked = isinstance(X, pd.DataFrame) and set(schema.FEATURES) <= set(X.columns)
         if isinstance(X, pd.DataFrame):
-            X = feature_matrix(X) if set(schema.FEATURES) <= set(X.columns) else X.to_numpy(np.float32)
+            X = feature_matrix(X) if checked else X.to_numpy(np.float32)
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or len(X) == 0:
             raise DataError(f"SignedLogScaler: expected a non-empty 2-D array, got shape {X.shape}")
-        check_finite(X, where="SignedLogScaler.fit" if fitting else "SignedLogScaler.transform")
+        if not checked:
+            check_finite(X, where="SignedLogScaler.fit" if fitting else "SignedLogScaler.transform")
         return X

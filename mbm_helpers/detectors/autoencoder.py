@@ -15,7 +15,7 @@ import pandas as pd
 
 from mbm_helpers.cvae import auto_batch_size
 from mbm_helpers.detectors.base import BaseDetector
-from mbm_helpers.errors import DataError
+from mbm_helpers.preprocessing import label_codes
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -143,8 +143,7 @@ class AE1Detector(_AEBase):
 class AE2Detector(_AEBase):
     """One autoencoder and one threshold per device (the paper's AE2); unseen devices raise."""
 
-    def _groups(self, X: pd.DataFrame) -> np.ndarray:
-        return X["device"].astype(str).to_numpy().astype(object)
+    group_column = "device"
 
     def _fit_model(self, X, Z, validation, Z_val) -> None:
         from tqdm.auto import tqdm
@@ -160,11 +159,10 @@ class AE2Detector(_AEBase):
         self.history_ = pd.concat(histories, ignore_index=True)
 
     def _raw_scores(self, X, Z) -> dict[str, np.ndarray]:
-        devices = self._groups(X)
+        names = list(self.weights_)
+        idx = label_codes(X["device"], names, what="AE2Detector: device")
         out = np.empty(len(Z), np.float64)
-        for dev in set(devices.tolist()):
-            if dev not in self.weights_:
-                raise DataError(f"AE2Detector: device {dev!r} was not in the training rows")
-            mask = devices == dev
-            out[mask] = reconstruction_mse(self.weights_[dev], Z[mask])
+        for i in np.unique(idx):
+            mask = idx == i
+            out[mask] = reconstruction_mse(self.weights_[names[i]], Z[mask])
         return {"score": out}

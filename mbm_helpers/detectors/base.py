@@ -18,7 +18,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from mbm_helpers import thresholds as th
 from mbm_helpers.errors import DataError
-from mbm_helpers.preprocessing import SignedLogScaler, check_tidy, feature_matrix
+from mbm_helpers.preprocessing import (
+    CONDITIONS,
+    SignedLogScaler,
+    check_tidy,
+    conditions,
+    feature_matrix,
+    label_codes,
+)
 
 THRESHOLD_SOURCES = ("train", "validation")
 
@@ -46,8 +53,29 @@ class BaseDetector(BaseEstimator):
     def _raw_scores(self, X: pd.DataFrame, Z: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    #: Column whose value picks a row's threshold group (None: one global group "all").
+    group_column: str | None = None
+
     def _groups(self, X: pd.DataFrame) -> np.ndarray:
-        return np.full(len(X), "all", dtype=object)
+        if self.group_column is None:
+            return np.full(len(X), "all", dtype=object)
+        return (
+            conditions(X, self.group_column)
+            if self.group_column in CONDITIONS
+            else (X[self.group_column].astype(str).to_numpy().astype(object))
+        )
+
+    def _group_index(self, X: pd.DataFrame) -> np.ndarray:
+        """Row -> position of its group in ``self.thresholds_`` groups; unknown groups raise."""
+        known = list(dict.fromkeys(self.thresholds_["group"]))
+        if self.group_column is None:
+            return np.zeros(len(X), np.int64)
+        return label_codes(X[self.group_column], known, what=f"{type(self).__name__}: {self.group_column}")
+
+    def _threshold_matrix(self) -> np.ndarray:
+        """Thresholds as an array (group, factor) in ``thresholds_`` group order and ``factors`` order."""
+        table = self.thresholds_.pivot(index="group", columns="factor", values="threshold")
+        return table.loc[list(dict.fromkeys(self.thresholds_["group"])), list(self.factors)].to_numpy()
 
     # -- public API ---------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, validation: pd.DataFrame | None = None) -> BaseDetector:
@@ -61,7 +89,7 @@ class BaseDetector(BaseEstimator):
         Z_val = None
         if validation is not None:
             self._check_frame(validation, "fit(validation)", benign=True)
-            Z_val = self.scaler_.transform(feature_matrix(validation))
+            Z_val = self.scaler_.transform(validation)
         self._fit_model(X, Z, validation, Z_val)
         source, Z_src = (X, Z) if self.threshold_source == "train" else (validation, Z_val)
         raw = self._raw_scores(source, Z_src)
@@ -73,17 +101,17 @@ class BaseDetector(BaseEstimator):
         """Raw per-factor anomaly scores, one row per input row (same index as ``X``)."""
         check_is_fitted(self, "thresholds_")
         self._check_frame(X, "scores")
-        self._check_groups(X)
-        raw = self._raw_scores(X, self.scaler_.transform(feature_matrix(X)))
+        self._group_index(X)  # unknown groups fail before any work
+        raw = self._raw_scores(X, self.scaler_.transform(X))
         return pd.DataFrame({f: raw[f] for f in self.factors}, index=X.index)
 
     def ratios(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each factor's score divided by the threshold of the row's group."""
         sc = self.scores(X)
-        groups = self._groups(X)
+        thresholds = self._threshold_matrix()[self._group_index(X)]
         out = {}
         for f in self._active_factors():
-            t = th.lookup(self.thresholds_, f, groups)
+            t = thresholds[:, self.factors.index(f)]
             # = score / threshold for the (usual) positive thresholds; stays monotone and > 1 exactly
             # when score > threshold even if a degenerate threshold is 0 or negative.
             out[f] = 1.0 + (sc[f].to_numpy() - t) / np.maximum(np.abs(t), 1e-12)
@@ -122,13 +150,3 @@ class BaseDetector(BaseEstimator):
         if benign and "attack" in X.columns and (X["attack"].astype(str) != "benign").any():
             bad = X.loc[X["attack"].astype(str) != "benign", "attack"].iloc[0]
             raise DataError(f"{name}.{where}: training rows must be benign, found attack {bad!r}")
-
-    def _check_groups(self, X: pd.DataFrame) -> None:
-        known = set(self.thresholds_["group"])
-        groups = set(np.asarray(self._groups(X)).astype(str).tolist())
-        unknown = sorted(groups - known)
-        if unknown:
-            raise DataError(
-                f"{type(self).__name__}: group {unknown[0]!r} was not in the training rows "
-                f"(known: {', '.join(sorted(known))})"
-            )

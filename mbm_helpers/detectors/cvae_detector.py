@@ -13,7 +13,7 @@ from mbm_helpers import cvae
 from mbm_helpers.atomic import atomic_path
 from mbm_helpers.detectors.base import BaseDetector
 from mbm_helpers.errors import DataError
-from mbm_helpers.preprocessing import CONDITIONS, SignedLogScaler, conditions, feature_matrix
+from mbm_helpers.preprocessing import CONDITIONS, SignedLogScaler, conditions, label_codes
 from mbm_helpers.thresholds import RULES
 
 _FACTORS_OF_RULE = {"either": ("re", "kld"), "re": ("re",), "kld": ("kld",)}
@@ -86,18 +86,15 @@ class CVAEDetector(BaseDetector):
     def _active_factors(self) -> tuple[str, ...]:
         return _FACTORS_OF_RULE[self.rule]
 
-    def _groups(self, X: pd.DataFrame) -> np.ndarray:
-        return conditions(X, self.condition)
+    @property
+    def group_column(self) -> str:
+        """Thresholds are per value of the condition (device type or device)."""
+        return self.condition
 
     def _condition_index(self, X: pd.DataFrame) -> np.ndarray:
-        labels = conditions(X, self.condition)
-        idx = pd.Index(self.conditions_).get_indexer(labels)
-        if (idx < 0).any():
-            raise DataError(
-                f"CVAEDetector: {self.condition} {labels[np.argmax(idx < 0)]!r} was not in the training "
-                f"rows (known: {', '.join(self.conditions_)})"
-            )
-        return idx
+        if self.condition not in X.columns:
+            raise DataError(f"CVAEDetector: missing column {self.condition!r}")
+        return label_codes(X[self.condition], self.conditions_, what=f"CVAEDetector: {self.condition}")
 
     def _one_hot(self, X: pd.DataFrame) -> np.ndarray:
         return np.eye(len(self.conditions_), dtype=np.float32)[self._condition_index(X)]
@@ -156,7 +153,7 @@ class CVAEDetector(BaseDetector):
     def encode(self, X: pd.DataFrame) -> np.ndarray:
         """``z_mean`` of every row, shape (n, latent_dim), for latent-space plots."""
         self._check_frame(X, "encode")
-        Z = self.scaler_.transform(feature_matrix(X))
+        Z = self.scaler_.transform(X)
         return self._scorer.encode(Z, self._condition_index(X))
 
     # -- persistence ----------------------------------------------------------------------------
