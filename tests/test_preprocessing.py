@@ -9,7 +9,7 @@ import pytest
 from mbm_helpers import schema
 from mbm_helpers.detectors.synthetic import synthetic_table
 from mbm_helpers.errors import DataError
-from mbm_helpers.preprocessing import SignedLogScaler, conditions, feature_matrix, split_dataset
+from mbm_helpers.preprocessing import SignedLogScaler, conditions, feature_matrix, label_codes, split_dataset
 
 DEVICES = ["Danmini_Doorbell", "Ecobee_Thermostat", "Samsung_SNH_1011_N_Webcam"]
 
@@ -122,3 +122,11 @@ def test_scaler_on_real_rows_keeps_heldout_benign_bounded(real_sample_dir):
     assert np.abs(X).max() > 1e15  # the ranges the scaler has to cope with
     Z = SignedLogScaler().fit(X[::2]).transform(X[1::2])
     assert np.isfinite(Z).all() and np.abs(Z).max() < 50
+
+
+def test_label_codes_categorical_and_plain():
+    cat = pd.Series(pd.Categorical(["b", "a", "b"], categories=["a", "b", "c"]))
+    np.testing.assert_array_equal(label_codes(cat, ["b", "a"], what="x"), [0, 1, 0])
+    np.testing.assert_array_equal(label_codes(pd.Series(["a", "b"]), ["b", "a"], what="x"), [1, 0])
+    with pytest.raises(DataError, match="device type 'c' was not in the training rows"):
+        label_codes(pd.Series(pd.Categorical(["a", "c"])), ["a", "b"], what="device type")
