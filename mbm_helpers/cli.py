@@ -217,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(f"\nexecuted notebooks: {result.output_dir / 'notebooks'}")
     if result.html:
-        print(f"HTML pages:         {result.output_dir / 'html'}")
+        print(f"HTML pages:         {result.output_dir / 'html'} (start at index.html)")
     print(f"artefacts:          {result.artefacts_dir}")
     print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()))
     table = result.comparison()

@@ -346,7 +346,40 @@ def run_series(
             result.html.append(out / "html" / f"{nb.stem}.html")
         result.seconds[nb.stem] = seconds
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} done in {seconds:.1f} s")
+    if html:
+        write_index(result)
     return result
+
+
+def write_index(result: SeriesResult) -> Path:
+    """``html/index.html``: links to the rendered notebooks, their wall times, the final table."""
+    import html as html_lib
+
+    import nbformat
+
+    items = []
+    for nb_path, page in zip(result.notebooks, result.html, strict=True):
+        first = nbformat.read(nb_path, as_version=4).cells[0].source.splitlines()[0]
+        title = html_lib.escape(first.lstrip("# ").strip() or nb_path.stem)
+        items.append(f'<li><a href="{page.name}">{title}</a> ({result.seconds[nb_path.stem]:.0f} s)</li>')
+    table = result.comparison()
+    shown = {k: v for k, v in result.parameters.items() if k != "output_dir"}
+    body = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>MBM-IoT notebook series</title></head>"
+        "<body style='font-family:sans-serif;max-width:60em;margin:2em auto'>"
+        f"<h1>MBM-IoT notebook series</h1><p>Parameters: {html_lib.escape(str(shown or 'defaults'))}</p>"
+        f"<ol>{''.join(items)}</ol>"
+        + (
+            ""
+            if table is None
+            else "<h2>Final comparison</h2>" + table.to_html(index=False, float_format="{:.4g}".format)
+        )
+        + "</body></html>\n"
+    )
+    target = result.output_dir / "html" / "index.html"
+    with atomic_path(target) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    return target
 
 
 def run_in_place(

@@ -85,7 +85,8 @@ def test_run_passes_parameters_and_prints_where_results_are(tiny_series: Path, t
     text = capsys.readouterr().out
     assert code == 0
     assert (
-        f"executed notebooks: {out / 'notebooks'}" in text and f"HTML pages:         {out / 'html'}" in text
+        f"executed notebooks: {out / 'notebooks'}" in text
+        and f"HTML pages:         {out / 'html'} (start at index.html)" in text
     )
     assert "final comparison" in text and "CVAE" in text
     executed = (out / "notebooks" / "00_first.ipynb").read_text()

@@ -57,6 +57,8 @@ def test_every_notebook_ran_without_error_and_was_rendered(series: runner.Series
         assert not [o for o in outputs if o["output_type"] == "error"], nb.name
         assert any("image/png" in o.get("data", {}) or "text/html" in o.get("data", {}) for o in outputs)
     assert all(p.stat().st_size > 10_000 for p in series.html)
+    index = (series.output_dir / "html" / "index.html").read_text()
+    assert all(f'href="{stem}.html"' in index for stem in STEMS) and "Final comparison" in index
     # the series is fast enough to run in CI (budget: 3 minutes on 2 cores); timing printed for the log
     print({k: round(v, 1) for k, v in series.seconds.items()}, f"total {sum(series.seconds.values()):.0f} s")
 

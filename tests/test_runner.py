@@ -87,6 +87,8 @@ def test_run_series_writes_notebooks_html_and_passes_parameters(series: Path, tm
     assert "first 7" in "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "input_path" not in executed.metadata["papermill"]
     assert "<html" in (out / "html" / "01_second.html").read_text()[:2000].lower()
+    index = (out / "html" / "index.html").read_text()
+    assert 'href="00_first.html"' in index and "tiny" in index and "<table" in index
     table = result.comparison()
     assert table.to_dict("records") == [{"detector": "CVAE", "seed": 7, "smoke": True}]
     # artefacts default to <output>/artefacts; the notebooks run with the output folder as cwd
