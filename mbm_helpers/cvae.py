@@ -222,29 +222,39 @@ class NumpyCVAE:
         self.latent_dim = self.z_mean_layer[0].shape[1]
         self.chunk_rows = chunk_rows
         self.n_jobs = n_jobs or os.cpu_count() or 1
+        self._prepare()
 
-    @staticmethod
-    def _first(h: np.ndarray, k: np.ndarray, W: np.ndarray, b: np.ndarray, n_in: int) -> np.ndarray:
-        # one-hot k times its kernel rows = a row lookup; the bias is folded into the looked-up rows
-        out = h @ W[:n_in]
-        out += (W[n_in:] + b)[k]
-        return out
+    def _prepare(self) -> None:
+        """Precompute contiguous kernels: feature part of each first layer, per-condition bias
+        rows (one-hot kernel rows + bias), and the z_mean / z_log_var heads fused in one matmul."""
+        (W, b), nf = self.encoder_layers[0], self.n_features
+        self._enc_x, self._enc_k = np.ascontiguousarray(W[:nf]), np.ascontiguousarray(W[nf:] + b)
+        W, b = self.decoder_layers[0]
+        ld = self.latent_dim
+        self._dec_z, self._dec_k = np.ascontiguousarray(W[:ld]), np.ascontiguousarray(W[ld:] + b)
+        self._head_W = np.ascontiguousarray(np.hstack([self.z_mean_layer[0], self.z_log_var_layer[0]]))
+        self._head_b = np.hstack([self.z_mean_layer[1], self.z_log_var_layer[1]])
 
     def _chunk(self, X: np.ndarray, k: np.ndarray, *, decode: bool):
-        W, b = self.encoder_layers[0]
-        h = np.maximum(self._first(X, k, W, b, self.n_features), 0.0)
+        h = X @ self._enc_x
+        h += self._enc_k[k]  # one-hot k times its kernel rows = a row lookup (bias folded in)
+        np.maximum(h, 0.0, out=h)
         for W, b in self.encoder_layers[1:]:
-            h = np.maximum(h @ W + b, 0.0)
-        z_mean = h @ self.z_mean_layer[0] + self.z_mean_layer[1]
+            h = h @ W
+            h += b
+            np.maximum(h, 0.0, out=h)
+        head = h @ self._head_W
+        head += self._head_b
+        z_mean, z_log_var = head[:, : self.latent_dim], head[:, self.latent_dim :]
         if not decode:
             return z_mean, None, None
-        z_log_var = h @ self.z_log_var_layer[0] + self.z_log_var_layer[1]
         np.minimum(z_log_var, 80.0, out=z_log_var)  # exp stays finite in float32 (KLD of ~e^80)
-        W, b = self.decoder_layers[0]
-        h = self._first(z_mean, k, W, b, self.latent_dim)
+        h = z_mean @ self._dec_z
+        h += self._dec_k[k]
         for W, b in self.decoder_layers[1:]:
             np.maximum(h, 0.0, out=h)
-            h = h @ W + b
+            h = h @ W
+            h += b
         h -= X
         re = np.einsum("ij,ij->i", h, h) / X.shape[1]
         kld = -0.5 * (1.0 + z_log_var - np.square(z_mean) - np.exp(z_log_var)).sum(axis=1)
