@@ -28,13 +28,15 @@ class CVAEDetector(BaseDetector):
     the benign training (or validation) scores. ``rule``: "either" (RE or KLD over threshold,
     the paper's two-factor rule), "re" or "kld".
 
-    Defaults (measured in ``benchmarks/bench_models.py`` on 330,000 x 115 synthetic benign rows,
-    2 CPU cores, and on the simulated sample): encoder 115+k -> 64 -> 32 -> z (8), mirrored
-    decoder; Adam 1e-3; batch size ``None`` = :func:`mbm_helpers.cvae.auto_batch_size` (1024 at
-    N-BaIoT size, ~128 steps per epoch on small sets: on the 16,200-row simulated training set,
-    batch 1024 for 12 epochs left the model under-trained, mean FNR 0.14 vs 0.03); at most
-    12 epochs with early stopping (patience 3, best weights restored) on the validation loss
-    when validation rows are given. ``seed`` makes training repeatable.
+    Defaults (measured with ``benchmarks/bench_models.py`` on 330,480 x 115 synthetic benign
+    training rows on 2 shared CPU cores, and on the simulated sample): encoder
+    115+k -> 64 -> 32 -> z (8), mirrored decoder; Adam 1e-3; at most 12 epochs with early stopping
+    (patience 3, best weights restored) on the validation loss when validation rows are given.
+    At N-BaIoT size training took 23-27 s (9 epochs, ~2.6-3.0 s each; the paper: 107.62 s).
+    Batch size ``None`` = :func:`mbm_helpers.cvae.auto_batch_size`: 1024 at N-BaIoT size, ~128
+    steps per epoch on small sets (on the 16,200-row simulated training set a fixed batch of
+    1024 left the model under-trained: mean FNR 0.14, against 0.046 with the automatic 128).
+    ``seed`` makes training repeatable.
     """
 
     needs = ("device", "device_type")
