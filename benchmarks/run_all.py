@@ -259,14 +259,16 @@ TARGETS = (
         "s",
         "<= 5 s",
         lambda v, r: v <= 5.0,
-        "Allocating and first touching a float32 array of the table's size alone took {touch_s:.2f} s "
-        "in a fresh process in the same run (page faults, slow on this virtual machine); the rest, "
-        "{reload_rest:.2f} s, is finding the cache files, decoding the {cache_gib:.2f} GiB lz4 Parquet cache "
-        "and copying rows into the table (faulting its pages in as it goes) on {cores} cores, which other "
-        "processes shared ({other_cores} cores busy on average). "
-        "Fixes: a cache the reload can memory-map without decoding (an uncompressed .npy or Arrow IPC "
-        "file of the feature block, whose pages are already in the page cache), so that no fresh 3 GiB "
-        "has to be allocated and filled; and a machine with its cores free.",
+        "The median of the reloads ({reload_runs} s) spent {reload_user:.2f} s of user CPU time (finding "
+        "the cache files, decoding the {cache_gib:.2f} GiB lz4 Parquet cache, copying rows into the table) "
+        "and {reload_sys:.2f} s of system CPU time, the kernel handing the process fresh memory for "
+        "the 3 GiB table. Merely allocating and first touching a float32 array of the table's size took "
+        "{touch_runs} s in fresh processes in the same run (the median run: {touch_sys:.2f} s system "
+        "time): on this virtual machine fresh memory is slow and its cost varies from one process to "
+        "the next; the other processes sharing the {cores} cores ({other_cores} cores busy on average) "
+        "stretch the rest. Fixes: a cache the reload can memory-map instead of decoding into fresh "
+        "memory (an uncompressed .npy or Arrow IPC file of the feature block, served from the page "
+        "cache), and a machine with free cores and cheaper page faults (bare metal).",
     ),
     Target(
         "cached_reload_peak",
@@ -379,8 +381,11 @@ def _context(results: dict) -> dict[str, Any]:
     return {
         "data_gib": g("data.float32_table_gb"),
         "cache_gib": g("data.cache_gb"),
-        "touch_s": g("data.first_touch_table.wall_s"),
-        "reload_rest": g("data.cached_reload.wall_s") - g("data.first_touch_table.wall_s"),
+        "reload_runs": ", ".join(f"{x:.2f}" for x in g("data.cached_reload_runs_s", [])),
+        "reload_user": g("data.cached_reload.user_s"),
+        "reload_sys": g("data.cached_reload.system_s"),
+        "touch_runs": ", ".join(f"{x:.2f}" for x in g("data.first_touch_table_runs_s", [])),
+        "touch_sys": g("data.first_touch_table.system_s"),
         "reload_peak": g("data.cached_reload.peak_rss_gb"),
         "first_peak": g("data.first_load.peak_rss_gb"),
         "cores": results.get("machine", {}).get("usable_cores", "?"),
@@ -553,11 +558,18 @@ def _details(results: dict) -> list[str]:
             )
             lines.append("")
             lines += _md_table(
-                ["load", "wall s", "rows/s", "peak RSS GiB", "peak / table"],
+                ["load", "wall s", "user CPU s", "system CPU s", "rows/s", "peak RSS GiB", "peak / table"],
                 [
                     [
                         label,
-                        _num(res[k]["wall_s"]),
+                        _num(res[k]["wall_s"])
+                        + (
+                            f" (runs: {', '.join(map(str, res[k + '_runs_s']))})"
+                            if k + "_runs_s" in res
+                            else ""
+                        ),
+                        _num(res[k].get("user_s")),
+                        _num(res[k].get("system_s")),
                         _num(res[k].get("rows_per_s")),
                         _num(res[k]["peak_rss_gb"]),
                         _num(res[k].get("peak_over_table")),
@@ -565,8 +577,8 @@ def _details(results: dict) -> list[str]:
                     for k, label in (
                         ("pandas_read_csv", "pandas.read_csv (float32) + concat"),
                         ("first_load", "load_nbaiot, first (CSV -> Parquet cache -> table)"),
-                        ("cached_reload", "load_nbaiot, cached reload"),
-                        ("first_touch_table", "reference: allocate and first touch a float32 table"),
+                        ("cached_reload", "load_nbaiot, cached reload (median run)"),
+                        ("first_touch_table", "reference: allocate and first touch a float32 table (median)"),
                     )
                     if k in res
                 ],
