@@ -33,7 +33,8 @@ notebook parameters (-p NAME VALUE, or NAME: VALUE lines in a YAML file given wi
   seed               random seed of the split's sampling and of the models
   condition          what the CVAE is conditioned on: "device_type" (paper) or "device"
   max_rows_per_file  rows read per source file (None = all; e.g. 20000 for the full dataset)
-  output_dir         where notebooks pass results to each other (default: OUTPUT/artefacts)
+  output_dir         where notebooks pass results to each other (run/batch default: OUTPUT/artefacts;
+                     in the notebooks themselves None, i.e. output/artefacts in the repository)
 """
 
 EPILOG_RUN = (

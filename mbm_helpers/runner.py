@@ -397,9 +397,10 @@ def run_in_place(
     current code. A notebook is only replaced once it ran without error; returns wall seconds.
     """
     notebooks = select_notebooks(series_notebooks(notebooks_dir), only)
+    nb_dir = notebooks[0].parent
     if fresh:
         default = ast.literal_eval(str(notebook_parameters(notebooks[0])["output_dir"]))
-        workflow.remove_artefacts(notebooks[0].parent / default)
+        workflow.remove_artefacts(workflow.default_output_dir() if default is None else nb_dir / default)
     seconds: dict[str, float] = {}
     for i, nb in enumerate(notebooks, 1):
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} (in place) ...")

@@ -58,6 +58,15 @@ T = TypeVar("T")
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 
+def default_output_dir() -> Path:
+    """Where artefacts go when ``output_dir`` is None: ``output/artefacts`` in the repository
+    (an editable install, as the Makefile makes), else in the current folder."""
+    from mbm_helpers.paths import REPO_ROOT
+
+    root = REPO_ROOT if (REPO_ROOT / "pyproject.toml").exists() else Path.cwd()
+    return root / "output" / "artefacts"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated notebook parameters (see :func:`setup`)."""
@@ -68,7 +77,7 @@ class Settings:
     epochs: int | None = None
     seed: int = 0
     condition: str = "device_type"
-    output_dir: Path = Path("../output/artefacts")
+    output_dir: Path | None = None
     max_rows_per_file: int | None = None
 
     @classmethod
@@ -93,8 +102,10 @@ class Settings:
             raise ValueError(f"seed must be a non-negative integer, got {p['seed']!r}")
         if p["condition"] not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {p['condition']!r}")
-        if p["output_dir"] is None or not str(p["output_dir"]):
-            raise ValueError("output_dir must be a folder path")
+        if p["output_dir"] is not None and (
+            not isinstance(p["output_dir"], str | os.PathLike) or not str(p["output_dir"])
+        ):
+            raise ValueError(f"output_dir must be a folder path or None, got {p['output_dir']!r}")
         return cls(
             data_source=str(source),
             scale=float(p["scale"]),
@@ -102,7 +113,9 @@ class Settings:
             epochs=p["epochs"],
             seed=p["seed"],
             condition=p["condition"],
-            output_dir=Path(p["output_dir"]).expanduser(),
+            output_dir=Path(p["output_dir"]).expanduser()
+            if p["output_dir"] is not None
+            else default_output_dir(),
             max_rows_per_file=p["max_rows_per_file"],
         )
 
@@ -159,7 +172,7 @@ def setup(**parameters: Any) -> Settings:
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     _figure_style()
     shown = ", ".join(f"{k}={v}" for k, v in asdict(settings).items() if k != "output_dir")
-    print(f"settings: {shown}\nartefacts: {settings.output_dir}")
+    print(f"settings: {shown}\nartefacts: {os.path.relpath(settings.output_dir)}")
     return settings
 
 
@@ -250,14 +263,14 @@ def _artefact(
         except json.JSONDecodeError:
             stored = None
         if stored == key:
-            print(f"{what}: reusing {folder}")
+            print(f"{what}: reusing {os.path.relpath(folder)}")
             return load(folder)
-        print(f"{what}: {folder} was built with other settings; rebuilding it")
+        print(f"{what}: {os.path.relpath(folder)} was built with other settings; rebuilding it")
     value = build()
     with atomic_path(folder, directory=True) as tmp:
         save(value, tmp)
         (tmp / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
-    print(f"{what}: saved to {folder}")
+    print(f"{what}: saved to {os.path.relpath(folder)}")
     return value
 
 
