@@ -5,7 +5,8 @@ Parts, in the order they run: ``sample`` (simulated sample generation), ``featur
 pandas.read_csv), ``models`` (CVAE and baselines at N-BaIoT size), ``notebooks`` (the series
 through ``mbm-iot run``). Each part's numbers and its ratios come from the same run.
 
-    python benchmarks/run_all.py                    # everything (about an hour on 2 cores)
+    python benchmarks/run_all.py                    # everything (~15 min on 2 shared cores; the first
+                                                    # run also writes a ~6 GB full-size CSV folder)
     python benchmarks/run_all.py --only data models # some parts; the others keep their last results
     python benchmarks/run_all.py --quick            # small sizes, a smoke check (benchmarks/work/quick)
 
@@ -184,6 +185,7 @@ def run_all(parts: list[str], quick: bool, output: Path, progress: bool = True) 
     results_path = output / "results.json"
     previous = json.loads(results_path.read_text()) if results_path.is_file() else {}
     runs = dict(previous.get("parts", {}))
+    results = {"machine": previous.get("machine", {}), "parts": runs}
     for name in [p for p in PARTS if p in parts]:
         if progress:
             print(
@@ -583,6 +585,15 @@ def _details(results: dict) -> list[str]:
                     if k in res
                 ],
             )
+            reload = res.get("cached_reload", {})
+            if reload.get("system_s") is not None and reload.get("user_s") is not None:
+                lines += [
+                    "",
+                    f"Of the cached reload's {reload['user_s'] + reload['system_s']:.2f} s of CPU time, "
+                    f"{reload['system_s']:.2f} s is system time: the kernel providing fresh memory for the "
+                    "table, a cost that varies from process to process on this virtual machine (see the "
+                    "first-touch runs).",
+                ]
         elif name == "models":
             lines.append(
                 f"Training rows {res.get('train_rows', 0):,}, validation {res.get('validation_rows', 0):,}, "
