@@ -277,8 +277,12 @@ class NumpyCVAE:
                 with ThreadPoolExecutor(self.n_jobs) as pool:
                     list(pool.map(fn, starts))
 
-    def scores(self, X: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row (RE, KLD) as float64 arrays; ``k`` holds condition indices."""
+    def scores(self, X: np.ndarray, k: np.ndarray, *, preprocess=None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row (RE, KLD) as float64 arrays; ``k`` holds condition indices.
+
+        ``preprocess`` (e.g. ``SignedLogScaler.transform_block``) is applied to each chunk of
+        ``X`` just before scoring it, so raw features are scaled while they are in cache.
+        """
         X = np.asarray(X, dtype=np.float32)
         k = np.asarray(k)
         re = np.empty(len(X), np.float64)
@@ -286,7 +290,8 @@ class NumpyCVAE:
         c = self.chunk_rows
 
         def one(s: int) -> None:
-            _, re[s : s + c], kld[s : s + c] = self._chunk(X[s : s + c], k[s : s + c], decode=True)
+            x = X[s : s + c] if preprocess is None else preprocess(X[s : s + c])
+            _, re[s : s + c], kld[s : s + c] = self._chunk(x, k[s : s + c], decode=True)
 
         self._map(one, len(X))
         return re, kld

@@ -216,16 +216,9 @@ class SignedLogScaler(TransformerMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise DataError(f"SignedLogScaler: expected {self.n_features_in_} features, got {X.shape[1]}")
         out = np.empty_like(X)  # same memory order as X: no transposing copy
-        mean = self.mean_.astype(np.float32)
-        inv_scale = (1.0 / self.scale_).astype(np.float32)
 
         def block(start: int) -> None:
-            z = out[start : start + _BLOCK_ROWS]
-            np.abs(X[start : start + _BLOCK_ROWS], out=z)
-            np.log1p(z, out=z)
-            np.copysign(z, X[start : start + _BLOCK_ROWS], out=z)
-            z -= mean
-            z *= inv_scale
+            self.transform_block(X[start : start + _BLOCK_ROWS], out=out[start : start + _BLOCK_ROWS])
 
         starts = range(0, len(X), _BLOCK_ROWS)
         if len(starts) == 1:
@@ -234,6 +227,15 @@ class SignedLogScaler(TransformerMixin, BaseEstimator):
             with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
                 list(pool.map(block, starts))
         return out
+
+    def transform_block(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Transform an already checked float32 block, with no validation (for fused pipelines)."""
+        z = np.abs(X, out=out)
+        np.log1p(z, out=z)
+        np.copysign(z, X, out=z)
+        z -= self.mean_.astype(np.float32)
+        z *= (1.0 / self.scale_).astype(np.float32)
+        return z
 
     def _check(self, X, *, fitting: bool) -> np.ndarray:
         checked = isinstance(X, pd.DataFrame) and set(schema.FEATURES) <= set(X.columns)

@@ -56,6 +56,10 @@ class BaseDetector(BaseEstimator):
     #: Column whose value picks a row's threshold group (None: one global group "all").
     group_column: str | None = None
 
+    def _score_frame(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Raw scores of a checked frame (detectors may fuse scaling and scoring here)."""
+        return self._raw_scores(X, self.scaler_.transform(X))
+
     def _groups(self, X: pd.DataFrame) -> np.ndarray:
         if self.group_column is None:
             return np.full(len(X), "all", dtype=object)
@@ -102,7 +106,7 @@ class BaseDetector(BaseEstimator):
         check_is_fitted(self, "thresholds_")
         self._check_frame(X, "scores")
         self._group_index(X)  # unknown groups fail before any work
-        raw = self._raw_scores(X, self.scaler_.transform(X))
+        raw = self._score_frame(X)
         return pd.DataFrame({f: raw[f] for f in self.factors}, index=X.index)
 
     def ratios(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from mbm_helpers import cvae
 from mbm_helpers.atomic import atomic_path
 from mbm_helpers.detectors.base import BaseDetector
 from mbm_helpers.errors import DataError
-from mbm_helpers.preprocessing import CONDITIONS, SignedLogScaler, conditions, label_codes
+from mbm_helpers.preprocessing import CONDITIONS, SignedLogScaler, conditions, feature_matrix, label_codes
 from mbm_helpers.thresholds import RULES
 
 _FACTORS_OF_RULE = {"either": ("re", "kld"), "re": ("re",), "kld": ("kld",)}
@@ -139,6 +139,13 @@ class CVAEDetector(BaseDetector):
         frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
         self.history_ = frame
         self._scorer = cvae.NumpyCVAE(self.models_)
+
+    def _score_frame(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        # fused: each chunk of raw features is scaled right before it is scored (one memory pass)
+        re, kld = self._scorer.scores(
+            feature_matrix(X), self._condition_index(X), preprocess=self.scaler_.transform_block
+        )
+        return {"re": re, "kld": kld}
 
     def _raw_scores(self, X, Z) -> dict[str, np.ndarray]:
         re, kld = self._scorer.scores(Z, self._condition_index(X))
