@@ -33,7 +33,7 @@ from mbm_helpers.paths import REPO_ROOT
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 #: Jupyter kernel the notebooks run in (the one the project's environment installs).
 KERNEL_NAME = "python3"
-_SERIES_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
+_SERIES_PATTERN = re.compile(r"^\d\d_[^.]+\.ipynb$")  # not NN_name.failed.ipynb
 
 
 class NotebookError(RuntimeError):
@@ -193,20 +193,22 @@ def execute_notebook(
     *,
     cwd: Path,
     html_dir: Path | None = None,
+    failed_dir: Path | None = None,
     progress: bool = True,
     kernel_name: str = KERNEL_NAME,
 ) -> float:
     """Execute one notebook with papermill into ``target`` (atomically); return the wall time.
 
     The notebook is executed into a temporary file beside ``target`` and renamed onto it only
-    when every cell ran. On failure the executed copy is kept as ``<stem>.failed.ipynb`` and a
-    :class:`NotebookError` is raised. ``source`` may equal ``target`` (re-execution in place).
+    when every cell ran. On failure the executed copy is kept as ``<stem>.failed.ipynb`` (beside
+    ``target``, or in ``failed_dir``) and a :class:`NotebookError` is raised. ``source`` may equal
+    ``target`` (re-execution in place).
     """
     import papermill
 
     os.environ.setdefault("PYTHONWARNINGS", "ignore:IProgress not found")  # tqdm without ipywidgets
     target.parent.mkdir(parents=True, exist_ok=True)
-    failed = target.with_name(f"{target.stem}.failed.ipynb")
+    failed = (failed_dir or target.parent) / f"{target.stem}.failed.ipynb"
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f".{target.stem}.", dir=target.parent) as tmp:
         running = Path(tmp) / target.name
@@ -222,6 +224,7 @@ def execute_notebook(
             )
         except Exception as exc:
             if running.exists():
+                failed.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(running, failed)
             where = f"; the executed notebook is {failed}" if failed.exists() else ""
             raise NotebookError(f"notebook {source.name} failed: {_error_text(exc)}{where}") from exc
@@ -394,10 +397,12 @@ def run_in_place(
 
     They run in their own folder (as in Jupyter), so their default ``output_dir`` applies; with
     ``fresh`` (default) its artefacts are removed first, so every result is recomputed by the
-    current code. A notebook is only replaced once it ran without error; returns wall seconds.
+    current code. A notebook is only replaced once it ran without error (a failed run's copy goes
+    to ``output/failed/``); returns wall seconds per notebook.
     """
     notebooks = select_notebooks(series_notebooks(notebooks_dir), only)
     nb_dir = notebooks[0].parent
+    failed_dir = workflow.default_output_dir().parent / "failed"  # keep the notebooks folder clean
     if fresh:
         default = ast.literal_eval(str(notebook_parameters(notebooks[0])["output_dir"]))
         workflow.remove_artefacts(workflow.default_output_dir() if default is None else nb_dir / default)
@@ -405,7 +410,7 @@ def run_in_place(
     for i, nb in enumerate(notebooks, 1):
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} (in place) ...")
         seconds[nb.stem] = execute_notebook(
-            nb, nb, None, cwd=nb.parent, html_dir=None, progress=progress, kernel_name=kernel_name
+            nb, nb, None, cwd=nb.parent, failed_dir=failed_dir, progress=progress, kernel_name=kernel_name
         )
         _say(progress, f"[{i}/{len(notebooks)}] {nb.name} done in {seconds[nb.stem]:.1f} s")
     return seconds

@@ -53,6 +53,7 @@ def series(tmp_path: Path) -> Path:
     _notebook(folder / "00_first.ipynb", "print('first', seed)")
     _notebook(folder / "01_second.ipynb", WRITE_TABLE)
     (folder / "notes.ipynb").write_text("{}")  # not part of the series: no NN_ prefix
+    (folder / "01_second.failed.ipynb").write_text("{}")  # a failed run's copy is not part of it either
     return folder
 
 
@@ -119,7 +120,10 @@ def test_failing_notebook_names_itself_and_keeps_the_executed_copy(series: Path,
     assert any(o.get("output_type") == "error" for c in failed.cells for o in c.get("outputs", []))
 
 
-def test_run_in_place_keeps_defaults_and_does_not_replace_on_failure(series: Path):
+def test_run_in_place_keeps_defaults_and_does_not_replace_on_failure(
+    series: Path, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr(workflow, "default_output_dir", lambda: tmp_path / "output" / "artefacts")
     before = (series / "00_first.ipynb").read_text()
     runner.run_in_place(notebooks_dir=series, only=["00"], progress=False)
     nb = nbformat.read(series / "00_first.ipynb", as_version=4)
@@ -132,6 +136,8 @@ def test_run_in_place_keeps_defaults_and_does_not_replace_on_failure(series: Pat
     with pytest.raises(runner.NotebookError, match="ZeroDivisionError"):
         runner.run_in_place(notebooks_dir=series, only=["00"], progress=False)
     assert (series / "00_first.ipynb").read_text() == broken
+    assert not (series / "00_first.failed.ipynb").exists()
+    assert (tmp_path / "output" / "failed" / "00_first.failed.ipynb").is_file()
 
 
 def test_load_batch_accepts_a_list_or_defaults_and_runs(tmp_path: Path):
