@@ -179,6 +179,8 @@ def test_committed_notebook_is_executed_in_order_without_errors(path: Path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run top to bottom once"
     assert not [o for c in code for o in c.outputs if o["output_type"] == "error"]
+    stderr = "".join(o.get("text", "") for c in code for o in c.outputs if o.get("name") == "stderr")
+    assert "Warning" not in stderr and "Traceback" not in stderr, stderr[:500]
     settings_line = "".join(
         o.get("text", "") for c in code for o in c.outputs if o["output_type"] == "stream"
     )
