@@ -270,6 +270,10 @@ def cmd_data(args: argparse.Namespace) -> int:
         from mbm_helpers.sample_data import ensure_sample
 
         source = ensure_sample(scale=args.scale, seed=args.seed, progress=not args.quiet)
+    elif args.source == "download":
+        from mbm_helpers.download import download_nbaiot
+
+        source = download_nbaiot(progress=not args.quiet)
     else:
         source = Path(args.source).expanduser()
         if not source.exists():
