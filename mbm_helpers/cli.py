@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         "load it and print rows per device and class.",
     )
     data.add_argument(
-        "--source", default="simulated", help='"simulated" (default) or a path to an N-BaIoT folder or .zip'
+        "--source",
+        default="simulated",
+        help='"simulated" (default), "download", or an N-BaIoT folder or .zip',
     )
     data.add_argument("--scale", type=float, default=1.0, help="simulated sample size (default 1.0)")
     data.add_argument("--seed", type=int, default=0, help="simulated sample seed (default 0)")
