@@ -44,6 +44,8 @@ MODULES = {name: f"benchmarks.bench_{name}" for name in PARTS}
 QUICK_OUTPUT = HERE / "work" / "quick"
 LIBRARIES = ("numpy", "pandas", "pyarrow", "tensorflow", "keras", "scikit-learn", "numba", "papermill")
 PAPER_CVAE_FIT_S = 107.62
+#: Earlier runs' headline figures kept in results.json (oldest dropped first).
+HISTORY = 20
 #: Mean CPU cores used by processes outside the benchmark above which a part is marked as shared.
 BUSY_CORES = 0.25
 
@@ -145,11 +147,29 @@ class LoadWatch:
 # -- running ------------------------------------------------------------------------------------
 
 
+def git_commit() -> str | None:
+    """The repository's HEAD commit (short), with ``+changes`` if tracked files differ from it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+changes" if dirty else "")) or None
+
+
 def run_part(name: str, quick: bool) -> dict[str, Any]:
     """Run one benchmark module's ``run(quick)``; a failure is recorded, not raised."""
     entry: dict[str, Any] = {
         "quick": quick,
         "started_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(),
     }
     with LoadWatch() as watch:
         try:
@@ -185,12 +205,15 @@ def run_all(parts: list[str], quick: bool, output: Path, progress: bool = True) 
     results_path = output / "results.json"
     previous = json.loads(results_path.read_text()) if results_path.is_file() else {}
     runs = dict(previous.get("parts", {}))
-    results = {"machine": previous.get("machine", {}), "parts": runs}
+    history = list(previous.get("history", []))
+    results = {"machine": previous.get("machine", {}), "parts": runs, "history": history}
     for name in [p for p in PARTS if p in parts]:
         if progress:
             print(
                 f"[{time.strftime('%H:%M:%S')}] benchmark {name}{' (quick)' if quick else ''} ...", flush=True
             )
+        if name in runs and "results" in runs[name]:
+            history[:] = [*history, summarize_run(name, runs[name])][-HISTORY:]
         runs[name] = run_part(name, quick)
         if progress:
             status = "FAILED: " + runs[name]["error"] if "error" in runs[name] else "done"
@@ -198,7 +221,11 @@ def run_all(parts: list[str], quick: bool, output: Path, progress: bool = True) 
                 f"[{time.strftime('%H:%M:%S')}] {name}: {status} in {runs[name]['load']['wall_s']} s",
                 flush=True,
             )
-        results = {"machine": machine_info(), "parts": {p: runs[p] for p in PARTS if p in runs}}
+        results = {
+            "machine": machine_info(),
+            "parts": {p: runs[p] for p in PARTS if p in runs},
+            "history": history,
+        }
         write_results(results, output)  # after each part, so a later crash keeps the earlier numbers
     return results
 
@@ -229,7 +256,7 @@ def _get(results: dict, path: str) -> Any:
 def _num(x: float | None, digits: int = 3) -> str:
     if x is None:
         return "—"
-    if abs(x) >= 1e5:
+    if abs(x) >= 1000:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
 
@@ -256,7 +283,7 @@ TARGETS = (
     Target(
         "cached_reload_s",
         "data",
-        "Cached reload of the full table (7,062,606 rows)",
+        "Cached reload of the whole dataset (all rows of every file)",
         lambda r: _get(r, "data.cached_reload.wall_s"),
         "s",
         "<= 5 s",
@@ -447,6 +474,73 @@ def evaluate_targets(results: dict) -> list[dict[str, Any]]:
     return out
 
 
+def summarize_run(part: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of one part's run, kept in ``history`` when the part is measured again."""
+    single = {"parts": {part: entry}}
+    figures = {t.name: t.value(single) for t in TARGETS if t.part == part}
+    if part == "notebooks":
+        figures |= {f"{k}_run_s": v.get("wall_s") for k, v in entry.get("results", {}).items()}
+    return {
+        "part": part,
+        "started_utc": entry.get("started_utc"),
+        "commit": entry.get("commit"),
+        "quick": entry.get("quick", False),
+        "other_cpu_cores_mean": entry.get("load", {}).get("other_cpu_cores_mean"),
+        "figures": {k: v for k, v in figures.items() if v is not None},
+        **(
+            {"note": "cached reload timed once"}
+            if part == "data" and "cached_reload_runs_s" not in entry.get("results", {})
+            else {}
+        ),
+    }
+
+
+def _history_section(results: dict) -> list[str]:
+    history = [h for h in results.get("history", []) if h.get("figures")]
+    if not history:
+        return []
+    targets = {t.name: t for t in TARGETS}
+    rows = []
+    for h in history:
+        for name, value in h["figures"].items():
+            t = targets.get(name)
+            if t is not None:
+                status = "n/a (quick)" if h.get("quick") else ("met" if t.met(value, results) else "MISSED")
+                label, shown, goal = t.label, f"{_num(value)} {t.unit}", t.goal
+            else:
+                label, shown, goal, status = (
+                    f"Notebook series, {name.removesuffix('_run_s')} run",
+                    f"{_num(value)} s",
+                    "—",
+                    "—",
+                )
+            rows.append(
+                [
+                    h.get("started_utc", "—"),
+                    h.get("commit") or "—",
+                    h["part"] + (f" ({h['note']})" if h.get("note") else ""),
+                    label,
+                    shown,
+                    goal,
+                    status,
+                    _num(h.get("other_cpu_cores_mean")),
+                ]
+            )
+    return [
+        "",
+        "## Earlier runs",
+        "",
+        "The same figures from earlier runs on this machine, replaced by the ones above. They differ "
+        "by the other work sharing the cores (last column) and by code changed between runs (the "
+        "commit measured, where recorded; `+changes`: with uncommitted edits).",
+        "",
+        *_md_table(
+            ["started", "commit", "part", "figure", "measured", "target", "status", "other processes' cores"],
+            rows,
+        ),
+    ]
+
+
 def _detector_rows(results: dict) -> list[dict[str, Any]]:
     summary = _get(results, "models.summary") or []
     return [row for row in summary if isinstance(row, dict) and "detector" in row]
@@ -524,6 +618,7 @@ def _load_section(results: dict) -> list[str]:
             [
                 name,
                 parts[name].get("started_utc", "—"),
+                parts[name].get("commit") or "—",
                 _num(load.get("wall_s")),
                 _num(load.get("load_1min_start")),
                 _num(load.get("load_1min_max")),
@@ -545,6 +640,7 @@ def _load_section(results: dict) -> list[str]:
         [
             "part",
             "started",
+            "commit",
             "wall s",
             "load 1-min at start",
             "load 1-min max",
@@ -727,7 +823,9 @@ def render(results: dict) -> str:
     if failed:
         lines += ["", "Parts that failed (no numbers): " + ", ".join(failed) + " — see the details below."]
     lines += ["", "## What was measured", "", *SCOPE]
-    lines += [""] + _load_section(results) + ["", "## Details"] + _details(results)
+    lines += (
+        [""] + _load_section(results) + _history_section(results) + ["", "## Details"] + _details(results)
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -117,12 +117,12 @@ def _headline(text: str, label: str) -> str:
 
 def test_missed_target_stays_missed_and_is_explained():
     text = run_all.render(RESULTS)
-    reload_line = _headline(text, "Cached reload of the full table")
+    reload_line = _headline(text, "Cached reload of the whole dataset")
     assert "9 s" in reload_line and "<= 5 s" in reload_line and reload_line.rstrip().endswith("MISSED |")
     assert _headline(text, "CVAE training").rstrip().endswith("met |")
     assert _headline(text, "Peak memory of the cached reload").rstrip().endswith("met |")
     missed = text.split("## Missed targets", 1)[1].split("\n## ", 1)[0]
-    assert "Cached reload of the full table (7,062,606 rows): 9 s, target <= 5 s." in missed
+    assert "Cached reload of the whole dataset (all rows of every file): 9 s, target <= 5 s." in missed
     assert "(9.00, 8.00, 15.00 s) spent 1.80 s of user CPU time" in missed  # quotes the measured numbers
     assert "4.20 s of system CPU time" in missed and "took 3.50, 1.00, 12.00 s" in missed
     assert "| 9 (runs: 9.0, 8.0, 15.0) | 1.8 | 4.2 |" in text
@@ -151,7 +151,7 @@ def test_shared_machine_failed_notebooks_and_quick_runs_are_reported():
     quick = copy.deepcopy(RESULTS)
     quick["parts"]["data"]["quick"] = True
     quick_text = run_all.render(quick)
-    assert _headline(quick_text, "Cached reload of the full table").rstrip().endswith("n/a (quick) |")
+    assert _headline(quick_text, "Cached reload of the whole dataset").rstrip().endswith("n/a (quick) |")
     assert "do not measure the targets" in quick_text
 
 
@@ -169,7 +169,13 @@ def test_unknown_part_is_refused(tmp_path: Path):
 
 
 def test_quick_features_run_writes_results_and_keeps_other_parts(tmp_path: Path):
-    earlier = {"machine": {}, "parts": {"data": RESULTS["parts"]["data"]}}
+    old_features = {
+        "quick": False,
+        "started_utc": "2026-01-01 00:05 UTC",
+        "load": {"other_cpu_cores_mean": 1.5},
+        "results": {"packets_per_s_one_core": 40_000},
+    }
+    earlier = {"machine": {}, "parts": {"features": old_features, "data": RESULTS["parts"]["data"]}}
     (tmp_path / "results.json").write_text(json.dumps(earlier))
     status = run_all.main(["--quick", "--only", "features", "--output", str(tmp_path)])
     assert status == 0
@@ -177,13 +183,30 @@ def test_quick_features_run_writes_results_and_keeps_other_parts(tmp_path: Path)
     assert list(saved["parts"]) == ["features", "data"]  # schema order; the earlier part is kept
     features = saved["parts"]["features"]
     assert features["quick"] is True and "error" not in features
+    assert features["commit"] and len(features["commit"].split("+")[0]) >= 7  # the code measured
     assert features["results"]["packets"] == 100_000
     assert features["results"]["packets_per_s_one_core"] > 0
     assert features["load"]["wall_s"] > 0 and features["load"]["other_cpu_cores_mean"] >= 0
     assert saved["machine"]["usable_cores"] >= 1 and saved["machine"]["versions"]["numpy"][0].isdigit()
     text = (tmp_path / "RESULTS.md").read_text()
     assert _headline(text, "AfterImage feature extraction").rstrip().endswith("n/a (quick) |")
-    assert "9 s" in _headline(text, "Cached reload of the full table")  # the kept part is rendered
+    assert "9 s" in _headline(text, "Cached reload of the whole dataset")  # the kept part is rendered
+    assert saved["history"] == [  # the replaced run's headline figures are kept
+        {
+            "part": "features",
+            "started_utc": "2026-01-01 00:05 UTC",
+            "commit": None,
+            "quick": False,
+            "other_cpu_cores_mean": 1.5,
+            "figures": {"packets_per_s": 40_000},
+        }
+    ]
+    earlier_runs = text.split("## Earlier runs", 1)[1].split("\n## ", 1)[0]
+    assert (
+        "| 2026-01-01 00:05 UTC | — | features | AfterImage feature extraction, one core | 40,000 packets/s |"
+        in (earlier_runs)
+    )
+    assert "| >= 50,000 | MISSED | 1.5 |" in earlier_runs
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
 
 
