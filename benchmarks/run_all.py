@@ -213,7 +213,7 @@ def run_all(parts: list[str], quick: bool, output: Path, progress: bool = True) 
                 f"[{time.strftime('%H:%M:%S')}] benchmark {name}{' (quick)' if quick else ''} ...", flush=True
             )
         if name in runs and "results" in runs[name]:
-            history[:] = [*history, summarize_run(name, runs[name])][-HISTORY:]
+            history[:] = [*history, summarize_run(name, runs[name], previous.get("machine"))][-HISTORY:]
         runs[name] = run_part(name, quick)
         if progress:
             status = "FAILED: " + runs[name]["error"] if "error" in runs[name] else "done"
@@ -273,6 +273,18 @@ class Target:
     goal: str
     met: Callable[[float, dict], bool]
     limits: str
+    #: Context keys the ``limits`` text needs; without them (an older results file) a short note is used.
+    needs: tuple[str, ...] = ()
+
+    def explain(self, ctx: dict[str, Any]) -> str:
+        """What limited a missed target, quoting the run's numbers."""
+        if any(ctx.get(k) in (None, "") for k in self.needs):
+            return (
+                "This run did not record the numbers that explain it (an earlier version of the "
+                f"benchmark); other processes used {ctx.get('other_cores_' + self.part, 'unknown')} cores "
+                "on average meanwhile."
+            )
+        return self.limits.format(**ctx)
 
 
 def _table_gb(r: dict) -> float | None:
@@ -298,6 +310,7 @@ TARGETS = (
         "stretch the rest. Fixes: a cache the reload can memory-map instead of decoding into fresh "
         "memory (an uncompressed .npy or Arrow IPC file of the feature block, served from the page "
         "cache), and a machine with free cores and cheaper page faults (bare metal).",
+        needs=("reload_runs", "reload_user", "reload_sys", "touch_runs", "touch_sys"),
     ),
     Target(
         "cached_reload_peak",
@@ -428,10 +441,11 @@ def _context(results: dict) -> dict[str, Any]:
         "data_gib": g("data.float32_table_gb"),
         "cache_gib": g("data.cache_gb"),
         "reload_runs": ", ".join(f"{x:.2f}" for x in g("data.cached_reload_runs_s", [])),
-        "reload_user": g("data.cached_reload.user_s"),
-        "reload_sys": g("data.cached_reload.system_s"),
+        "reload_user": _get(results, "data.cached_reload.user_s"),
+        "reload_sys": _get(results, "data.cached_reload.system_s"),
         "touch_runs": ", ".join(f"{x:.2f}" for x in g("data.first_touch_table_runs_s", [])),
-        "touch_sys": g("data.first_touch_table.system_s"),
+        "touch_sys": _get(results, "data.first_touch_table.system_s"),
+        "other_cores_data": _other_cores(results, "data"),
         "reload_peak": g("data.cached_reload.peak_rss_gb"),
         "first_peak": g("data.first_load.peak_rss_gb"),
         "cores": results.get("machine", {}).get("usable_cores", "?"),
@@ -474,10 +488,17 @@ def evaluate_targets(results: dict) -> list[dict[str, Any]]:
     return out
 
 
-def summarize_run(part: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures of one part's run, kept in ``history`` when the part is measured again."""
-    single = {"parts": {part: entry}}
+def summarize_run(part: str, entry: dict[str, Any], machine: dict | None = None) -> dict[str, Any]:
+    """The headline figures of one part's run (and, for a missed target, what limited it), kept in
+    ``history`` when the part is measured again."""
+    single = {"parts": {part: entry}, "machine": machine or {}}
     figures = {t.name: t.value(single) for t in TARGETS if t.part == part}
+    missed = [
+        t
+        for t in TARGETS
+        if t.part == part and figures[t.name] is not None and not t.met(figures[t.name], single)
+    ]
+    limits = {} if entry.get("quick") else {t.name: t.explain(_context(single)) for t in missed}
     if part == "notebooks":
         figures |= {f"{k}_run_s": v.get("wall_s") for k, v in entry.get("results", {}).items()}
     return {
@@ -487,12 +508,31 @@ def summarize_run(part: str, entry: dict[str, Any]) -> dict[str, Any]:
         "quick": entry.get("quick", False),
         "other_cpu_cores_mean": entry.get("load", {}).get("other_cpu_cores_mean"),
         "figures": {k: v for k, v in figures.items() if v is not None},
+        "limits": limits,
         **(
             {"note": "cached reload timed once"}
             if part == "data" and "cached_reload_runs_s" not in entry.get("results", {})
             else {}
         ),
     }
+
+
+def _earlier_misses(results: dict) -> list[str]:
+    """A line for every target missed in a full earlier run, with what limited it then."""
+    targets = {t.name: t for t in TARGETS}
+    out = []
+    for h in results.get("history", []):
+        if h.get("quick"):
+            continue
+        for name, value in h.get("figures", {}).items():
+            t = targets.get(name)
+            if t is not None and not t.met(value, results):
+                why = h.get("limits", {}).get(name)
+                out.append(
+                    f"- {t.label}: {_num(value)} {t.unit} at {h.get('started_utc', '?')}, target {t.goal}."
+                    + (f" At the time: {why}" if why else "")
+                )
+    return out
 
 
 def _history_section(results: dict) -> list[str]:
@@ -813,11 +853,12 @@ def render(results: dict) -> str:
     if missed:
         for e in missed:
             t = e["target"]
-            lines.append(
-                f"- **{t.label}: {_num(e['value'])} {t.unit}, target {t.goal}.** " + t.limits.format(**ctx)
-            )
+            lines.append(f"- **{t.label}: {_num(e['value'])} {t.unit}, target {t.goal}.** " + t.explain(ctx))
     else:
-        lines.append("None of the measured targets was missed.")
+        lines.append("None of the measured targets was missed in this run.")
+    earlier = _earlier_misses(results)
+    if earlier:
+        lines += ["", "Missed in earlier runs (see *Earlier runs* for their load and code):", "", *earlier]
     failed = [n for n, p in results.get("parts", {}).items() if "error" in p]
     failed += [f"notebooks ({k} run)" for k, r in nb.items() if not r.get("ok")]
     if failed:

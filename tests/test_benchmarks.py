@@ -199,14 +199,20 @@ def test_quick_features_run_writes_results_and_keeps_other_parts(tmp_path: Path)
             "quick": False,
             "other_cpu_cores_mean": 1.5,
             "figures": {"packets_per_s": 40_000},
+            "limits": {"packets_per_s": saved["history"][0]["limits"]["packets_per_s"]},
         }
     ]
+    assert "other processes used 1.50 cores" in saved["history"][0]["limits"]["packets_per_s"]
     earlier_runs = text.split("## Earlier runs", 1)[1].split("\n## ", 1)[0]
     assert (
         "| 2026-01-01 00:05 UTC | — | features | AfterImage feature extraction, one core | 40,000 packets/s |"
         in (earlier_runs)
     )
     assert "| >= 50,000 | MISSED | 1.5 |" in earlier_runs
+    assert (
+        "- AfterImage feature extraction, one core: 40,000 packets/s at 2026-01-01 00:05 UTC, target "
+        ">= 50,000. At the time: " in text
+    )
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
 
 
@@ -233,3 +239,13 @@ def test_measured_peak_memory_is_the_child_own():
     assert len(held) and result["n"] == 2_500_000
     assert 0.01 < result["peak_rss_gb"] < 0.25
     assert result["wall_s"] > 0 and result["user_s"] >= 0 and result["system_s"] >= 0
+
+
+def test_a_miss_without_its_explaining_numbers_says_so():
+    old = copy.deepcopy(RESULTS)
+    for key in ("cached_reload_runs_s", "first_touch_table_runs_s", "first_touch_table"):
+        del old["parts"]["data"]["results"][key]
+    del old["parts"]["data"]["results"]["cached_reload"]["user_s"]
+    missed = run_all.render(old).split("## Missed targets", 1)[1].split("\n## ", 1)[0]
+    assert "9 s, target <= 5 s.** This run did not record the numbers that explain it" in missed
+    assert "other processes used 1.20 cores" in missed
