@@ -287,10 +287,6 @@ class Target:
         return self.limits.format(**ctx)
 
 
-def _table_gb(r: dict) -> float | None:
-    return _get(r, "data.float32_table_gb")
-
-
 TARGETS = (
     Target(
         "cached_reload_s",
