@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from stub_notebooks import write_stub_notebook
 
 from mbm_helpers import cli
 
-# A tiny stand-in series: the series' parameters cell, then one cell of code.
-PARAMETERS_CELL = """\
-data_source = "simulated"
-scale = 1.0
-smoke = False
-epochs = None
-seed = 0
-condition = "device_type"
-max_rows_per_file = None
-output_dir = "artefacts"
-"""
 WRITE_TABLE = """\
 from pathlib import Path
 import pandas as pd
@@ -30,20 +18,12 @@ pd.DataFrame({"detector": ["CVAE"], "fpr_mean": [0.5]}).to_csv(
 """
 
 
-def _notebook(path: Path, body: str) -> None:
-    params = new_code_cell(PARAMETERS_CELL)
-    params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[params, new_code_cell(body)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-
-
 @pytest.fixture
 def tiny_series(tmp_path: Path) -> Path:
     folder = tmp_path / "nbs"
     folder.mkdir()
-    _notebook(folder / "00_first.ipynb", "print('hello', seed, smoke)")
-    _notebook(folder / "01_second.ipynb", WRITE_TABLE)
+    write_stub_notebook(folder / "00_first.ipynb", "print('hello', seed, smoke)")
+    write_stub_notebook(folder / "01_second.ipynb", WRITE_TABLE)
     return folder
 
 
@@ -105,7 +85,7 @@ def test_bad_parameter_exits_2_naming_it(tiny_series: Path, tmp_path: Path, caps
 
 
 def test_failing_notebook_exits_1_with_its_error(tiny_series: Path, tmp_path: Path, capsys):
-    _notebook(tiny_series / "01_second.ipynb", "raise RuntimeError('boom in cell')")
+    write_stub_notebook(tiny_series / "01_second.ipynb", "raise RuntimeError('boom in cell')")
     code = cli.main(
         [
             "run",

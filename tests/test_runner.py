@@ -9,20 +9,9 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from stub_notebooks import write_stub_notebook
 
 from mbm_helpers import runner, workflow
-
-PARAMETERS_CELL = """\
-data_source = "simulated"
-scale = 1.0
-smoke = False
-epochs = None
-seed = 0
-condition = "device_type"
-output_dir = "artefacts"
-max_rows_per_file = None
-"""
 
 WRITE_TABLE = """\
 from pathlib import Path
@@ -37,21 +26,12 @@ Path("python.txt").write_text(sys.executable)
 """
 
 
-def _notebook(path: Path, body: str) -> Path:
-    params = new_code_cell(PARAMETERS_CELL)
-    params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[new_markdown_cell("# tiny"), params, new_code_cell(body)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
-
-
 @pytest.fixture
 def series(tmp_path: Path) -> Path:
     folder = tmp_path / "nbs"
     folder.mkdir()
-    _notebook(folder / "00_first.ipynb", "print('first', seed)")
-    _notebook(folder / "01_second.ipynb", WRITE_TABLE)
+    write_stub_notebook(folder / "00_first.ipynb", "print('first', seed)")
+    write_stub_notebook(folder / "01_second.ipynb", WRITE_TABLE)
     (folder / "notes.ipynb").write_text("{}")  # not part of the series: no NN_ prefix
     (folder / "01_second.failed.ipynb").write_text("{}")  # a failed run's copy is not part of it either
     return folder
@@ -110,7 +90,7 @@ def test_unknown_parameter_or_bad_value_is_rejected_before_running(series: Path,
 
 
 def test_failing_notebook_names_itself_and_keeps_the_executed_copy(series: Path, tmp_path: Path):
-    _notebook(series / "01_second.ipynb", "raise ValueError('column HH_L5_pcc is missing')")
+    write_stub_notebook(series / "01_second.ipynb", "raise ValueError('column HH_L5_pcc is missing')")
     out = tmp_path / "out"
     with pytest.raises(runner.NotebookError, match=r"01_second.ipynb failed: ValueError: column HH_L5_pcc"):
         runner.run_series(None, output_dir=out, notebooks_dir=series, progress=False)
@@ -131,7 +111,7 @@ def test_run_in_place_keeps_defaults_and_does_not_replace_on_failure(
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert (series / "00_first.ipynb").read_text() != before
 
-    _notebook(series / "00_first.ipynb", "1 / 0")
+    write_stub_notebook(series / "00_first.ipynb", "1 / 0")
     broken = (series / "00_first.ipynb").read_text()
     with pytest.raises(runner.NotebookError, match="ZeroDivisionError"):
         runner.run_in_place(notebooks_dir=series, only=["00"], progress=False)
@@ -181,7 +161,7 @@ def test_run_batch_runs_each_set_into_its_folder_and_summarises(series: Path, tm
 
 
 def test_run_batch_records_a_failed_run_and_continues(series: Path, tmp_path: Path):
-    _notebook(series / "00_first.ipynb", "assert seed != 3, 'seed 3 is cursed'")
+    write_stub_notebook(series / "00_first.ipynb", "assert seed != 3, 'seed 3 is cursed'")
     summary = runner.run_batch(
         [{"seed": 3}, {"seed": 4}],
         output_dir=tmp_path / "b",
